@@ -1,0 +1,326 @@
+"""Optimizers over a list of parameters, PyTorch-style: `zero_grad()`, `step()`, state per parameter.
+
+Each optimizer needs from a parameter only `p.data` (an array, updated in place) and
+`p.grad` (None, a dense array, or `SparseRows`), so it serves `pmt.core.Parameter`,
+the layers of `pmt.mlp` and the tensors of `pmt.graph` alike.
+
+Sparse row gradients (from embedding lookups) are applied *lazily*: only the rows a batch
+touched are read and written, and their optimizer state (momentum, Adam moments) is
+advanced only on those rows.  That is what makes a 30,000-row embedding cheap to train;
+it is also how PyTorch's SparseAdam and word2vec's SGD behave.
+
+Notation below: g is the gradient, t the step count (1 after the first step), lr the
+learning rate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .parameter import SparseRows
+
+
+class Optimizer:
+    """Base class: validates parameters and gradients, dispatches dense/sparse updates.
+
+    Subclasses implement `_dense(state, p, g)` and `_sparse(state, p, rows, g)` where `g` is
+    already float and of the right shape, and `rows` are unique indices.
+    """
+
+    defaults: dict = {}
+
+    def __init__(self, params, lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for i, p in enumerate(self.params):
+            data = getattr(p, "data", None)
+            if not isinstance(data, np.ndarray) or not np.issubdtype(data.dtype, np.floating):
+                raise TypeError(
+                    f"{type(self).__name__}: parameter {i} ({_name(p, i)}) must have a floating-point "
+                    f"numpy array as .data, got {type(data).__name__}"
+                    + (f" of dtype {data.dtype}" if isinstance(data, np.ndarray) else ""))
+        if not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: learning rate must be a finite number >= 0, got {lr}")
+        self.lr = float(lr)
+        self.t = 0  # number of steps taken
+        self.state = [dict() for _ in self.params]
+
+    def zero_grad(self):
+        """Forget every parameter's gradient (set it to None)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        """Apply one update to every parameter that has a gradient."""
+        self.t += 1
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if g is None:
+                continue
+            if isinstance(g, SparseRows):
+                self._check_sparse(i, p, g)
+                g = g.coalesce()
+                self._sparse(self.state[i], p, g.indices, g.values.astype(p.data.dtype, copy=False))
+            else:
+                if not isinstance(g, np.ndarray) or g.shape != p.data.shape:
+                    raise ValueError(f"{type(self).__name__}: gradient of {_name(p, i)} has shape "
+                                     f"{np.shape(g)}, parameter has shape {p.data.shape}")
+                self._dense(self.state[i], p, g.astype(p.data.dtype, copy=False))
+
+    def _check_sparse(self, i, p, g):
+        if g.values.shape[1:] != p.data.shape[1:]:
+            raise ValueError(f"{type(self).__name__}: sparse gradient rows of {_name(p, i)} have shape "
+                             f"{g.values.shape[1:]}, parameter rows have shape {p.data.shape[1:]}")
+        if len(g.indices) and (g.indices.min() < 0 or g.indices.max() >= p.data.shape[0]):
+            raise IndexError(f"{type(self).__name__}: sparse gradient of {_name(p, i)} touches row "
+                             f"{int(g.indices.max())}, parameter has {p.data.shape[0]} rows")
+
+    def _buffer(self, state, key, p):
+        """The zero-initialised state array `key` of parameter p (created on first use)."""
+        if key not in state:
+            state[key] = np.zeros_like(p.data)
+        return state[key]
+
+    # ---- state for checkpoints: plain arrays, no pickle ----
+    def state_dict(self) -> dict:
+        """Flat dict of arrays: hyper-parameters, step count and every state buffer."""
+        out = {"lr": np.array(self.lr), "t": np.array(self.t)}
+        for i, st in enumerate(self.state):
+            for k, v in st.items():
+                out[f"state.{i}.{k}"] = v
+        return out
+
+    def load_state_dict(self, d: dict):
+        """Restore what `state_dict` returned; shapes are checked against the parameters."""
+        self.lr = float(d["lr"])
+        self.t = int(d["t"])
+        self.state = [dict() for _ in self.params]
+        for key, v in d.items():
+            if not key.startswith("state."):
+                continue
+            _, i, k = key.split(".", 2)
+            i = int(i)
+            if i >= len(self.params):
+                raise ValueError(f"optimizer state names parameter {i}, but there are only "
+                                 f"{len(self.params)} parameters")
+            if np.shape(v) != self.params[i].data.shape:
+                raise ValueError(f"optimizer state {key} has shape {np.shape(v)}, parameter "
+                                 f"{_name(self.params[i], i)} has shape {self.params[i].data.shape}")
+            self.state[i][k] = np.array(v, dtype=self.params[i].data.dtype)
+
+    def __repr__(self):
+        hp = ", ".join(f"{k}={getattr(self, k)}" for k in ("lr", *self.defaults))
+        return f"{type(self).__name__}({hp}, params={len(self.params)})"
+
+
+def _name(p, i):
+    return getattr(p, "name", None) or f"parameter {i}"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
+
+        g <- g + weight_decay * p
+        b <- momentum * b + g                  (b = g on the first step)
+        p <- p - lr * (g + momentum * b)       if nesterov
+        p <- p - lr * b                        otherwise (b = g without momentum)
+
+    Example:
+        >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    """
+
+    defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
+
+    def _step_rows(self, p_rows, g, buf):
+        """New parameter rows from gradient g; advances momentum rows `buf` in place.
+
+        The buffer starts at zero, so after the first step b = g, as the formula asks.
+        """
+        if self.weight_decay:
+            g = g + self.weight_decay * p_rows
+        if self.momentum == 0:
+            return p_rows - self.lr * g
+        buf *= self.momentum
+        buf += g
+        return p_rows - self.lr * (g + self.momentum * buf if self.nesterov else buf)
+
+    def _dense(self, state, p, g):
+        buf = self._buffer(state, "momentum", p) if self.momentum else None
+        p.data[...] = self._step_rows(p.data, g, buf)
+
+    def _sparse(self, state, p, rows, g):
+        # Lazy momentum: a row's buffer only moves when the row is touched.
+        if self.momentum == 0:
+            p.data[rows] = self._step_rows(p.data[rows], g, None)
+            return
+        buf_all = self._buffer(state, "momentum", p)
+        buf = buf_all[rows]  # fancy indexing copies: written back below
+        p.data[rows] = self._step_rows(p.data[rows], g, buf)
+        buf_all[rows] = buf
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with optional L2 weight decay added to the gradient.
+
+        g <- g + weight_decay * p
+        m <- b1 m + (1 - b1) g          v <- b2 v + (1 - b2) g^2
+        p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    For sparse row gradients only the touched rows' m and v move ("lazy Adam"); the bias
+    correction uses the global step t.
+
+    Example:
+        >>> opt = Adam(model.parameters(), lr=1e-3)
+    """
+
+    defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+    decoupled = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {betas}")
+        if eps <= 0 or weight_decay < 0:
+            raise ValueError(f"{type(self).__name__}: need eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
+        self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
+
+    def _update(self, p_rows, g, m, v):
+        """Advance moments m, v (in place) and return the new parameter rows."""
+        b1, b2 = self.betas
+        if self.weight_decay and not self.decoupled:
+            g = g + self.weight_decay * p_rows
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
+        bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        if self.weight_decay and self.decoupled:
+            p_rows = p_rows * (1 - self.lr * self.weight_decay)
+        return p_rows - (self.lr / bc1) * m / (np.sqrt(v) * (1 / np.sqrt(bc2)) + self.eps)
+
+    def _dense(self, state, p, g):
+        m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)
+        p.data[...] = self._update(p.data, g, m, v)
+
+    def _sparse(self, state, p, rows, g):
+        m_all, v_all = self._buffer(state, "m", p), self._buffer(state, "v", p)
+        m, v = m_all[rows], v_all[rows]  # fancy indexing copies: write back below
+        p.data[rows] = self._update(p.data[rows], g, m, v)
+        m_all[rows], v_all[rows] = m, v
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019):
+
+        p <- p * (1 - lr * weight_decay), then the Adam step on the raw gradient.
+
+    Example:
+        >>> opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    """
+
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+
+class RMSProp(Optimizer):
+    """RMSProp (Hinton): divide the gradient by a running RMS of recent gradients.
+
+        v <- alpha v + (1 - alpha) g^2
+        p <- p - lr * g / (sqrt(v) + eps)
+    """
+
+    defaults = {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0}
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if not 0 <= alpha < 1 or eps <= 0 or weight_decay < 0:
+            raise ValueError(f"RMSProp: need 0 <= alpha < 1, eps > 0, weight_decay >= 0; "
+                             f"got {alpha}, {eps}, {weight_decay}")
+        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+
+    def _update(self, p_rows, g, v):
+        if self.weight_decay:
+            g = g + self.weight_decay * p_rows
+        v *= self.alpha
+        v += (1 - self.alpha) * (g * g)
+        return p_rows - self.lr * g / (np.sqrt(v) + self.eps)
+
+    def _dense(self, state, p, g):
+        p.data[...] = self._update(p.data, g, self._buffer(state, "v", p))
+
+    def _sparse(self, state, p, rows, g):
+        v_all = self._buffer(state, "v", p)
+        v = v_all[rows]
+        p.data[rows] = self._update(p.data[rows], g, v)
+        v_all[rows] = v
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al., 2011): per-coordinate step sizes from the sum of squared gradients.
+
+        s <- s + g^2
+        p <- p - lr * g / (sqrt(s) + eps)
+    """
+
+    defaults = {"eps": 1e-10, "weight_decay": 0.0}
+
+    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0):
+        super().__init__(params, lr)
+        if eps <= 0 or weight_decay < 0:
+            raise ValueError(f"Adagrad: need eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
+        self.eps, self.weight_decay = eps, weight_decay
+
+    def _update(self, p_rows, g, s):
+        if self.weight_decay:
+            g = g + self.weight_decay * p_rows
+        s += g * g
+        return p_rows - self.lr * g / (np.sqrt(s) + self.eps)
+
+    def _dense(self, state, p, g):
+        p.data[...] = self._update(p.data, g, self._buffer(state, "sum_sq", p))
+
+    def _sparse(self, state, p, rows, g):
+        s_all = self._buffer(state, "sum_sq", p)
+        s = s_all[rows]
+        p.data[rows] = self._update(p.data[rows], g, s)
+        s_all[rows] = s
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients together so that their global L2 norm is at most `max_norm`.
+
+        norm = sqrt(sum over parameters of ||g||^2);  if norm > max_norm: g <- g * max_norm / norm
+
+    Sparse gradients are coalesced first (duplicate rows summed), so the norm is that of the
+    gradient the optimizer will apply.  Returns the norm before clipping.
+    """
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm}")
+    params = [p for p in params if p.grad is not None]
+    total = 0.0
+    for p in params:
+        if isinstance(p.grad, SparseRows):
+            p.grad = p.grad.coalesce()
+            total += float(np.vdot(p.grad.values, p.grad.values))
+        else:
+            total += float(np.vdot(p.grad, p.grad))
+    norm = float(np.sqrt(total))
+    if norm > max_norm:
+        scale = max_norm / (norm + 1e-12)
+        for p in params:
+            if isinstance(p.grad, SparseRows):
+                p.grad = SparseRows(p.grad.indices, p.grad.values * scale)
+            else:
+                p.grad = p.grad * scale
+    return norm

@@ -1,0 +1,3 @@
+"""pmt.transformer."""
+
+__version__ = "0.1.0"
