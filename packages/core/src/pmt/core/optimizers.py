@@ -27,6 +27,7 @@ class Optimizer:
     """
 
     defaults: dict = {}
+    state_keys: tuple = ()  # names of the per-parameter buffers a subclass keeps
 
     def __init__(self, params, lr: float):
         self.params = list(params)
@@ -39,7 +40,7 @@ class Optimizer:
                     f"{type(self).__name__}: parameter {i} ({_name(p, i)}) must have a floating-point "
                     f"numpy array as .data, got {type(data).__name__}"
                     + (f" of dtype {data.dtype}" if isinstance(data, np.ndarray) else ""))
-        if not np.isfinite(lr) or lr < 0:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr < 0:
             raise ValueError(f"{type(self).__name__}: learning rate must be a finite number >= 0, got {lr}")
         self.lr = float(lr)
         self.t = 0  # number of steps taken
@@ -62,12 +63,24 @@ class Optimizer:
                 g = g.coalesce()
                 self._sparse(self.state[i], p, g.indices, g.values.astype(p.data.dtype, copy=False))
             else:
-                if not isinstance(g, np.ndarray) or g.shape != p.data.shape:
+                if not isinstance(g, np.ndarray):
+                    raise TypeError(f"{type(self).__name__}: gradient of {_name(p, i)} must be a numpy "
+                                    f"array or SparseRows, got {type(g).__name__}")
+                self._check_float(i, p, g.dtype)
+                if g.shape != p.data.shape:
                     raise ValueError(f"{type(self).__name__}: gradient of {_name(p, i)} has shape "
                                      f"{np.shape(g)}, parameter has shape {p.data.shape}")
                 self._dense(self.state[i], p, g.astype(p.data.dtype, copy=False))
 
+    def _check_float(self, i, p, dtype):
+        # An integer gradient is always a bug upstream (e.g. a label array stored as a grad);
+        # casting it would hide that.
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"{type(self).__name__}: gradient of {_name(p, i)} has dtype {dtype}, "
+                            f"expected a floating-point dtype")
+
     def _check_sparse(self, i, p, g):
+        self._check_float(i, p, np.asarray(g.values).dtype)
         if g.values.shape[1:] != p.data.shape[1:]:
             raise ValueError(f"{type(self).__name__}: sparse gradient rows of {_name(p, i)} have shape "
                              f"{g.values.shape[1:]}, parameter rows have shape {p.data.shape[1:]}")
@@ -92,13 +105,19 @@ class Optimizer:
 
     def load_state_dict(self, d: dict):
         """Restore what `state_dict` returned; shapes are checked against the parameters."""
-        self.lr = float(d["lr"])
-        self.t = int(d["t"])
-        self.state = [dict() for _ in self.params]
+        missing = [k for k in ("lr", "t") if k not in d]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: missing entries {missing}")
+        state = [dict() for _ in self.params]
         for key, v in d.items():
-            if not key.startswith("state."):
+            if key in ("lr", "t"):
                 continue
-            _, i, k = key.split(".", 2)
+            parts = key.split(".", 2)
+            if len(parts) != 3 or parts[0] != "state" or not parts[1].isdigit() or parts[2] not in self.state_keys:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected entry {key!r} "
+                                 f"(expected state.<i>.<name> with name in {list(self.state_keys)}; "
+                                 f"is this another optimizer's state?)")
+            _, i, k = parts
             i = int(i)
             if i >= len(self.params):
                 raise ValueError(f"optimizer state names parameter {i}, but there are only "
@@ -106,7 +125,8 @@ class Optimizer:
             if np.shape(v) != self.params[i].data.shape:
                 raise ValueError(f"optimizer state {key} has shape {np.shape(v)}, parameter "
                                  f"{_name(self.params[i], i)} has shape {self.params[i].data.shape}")
-            self.state[i][k] = np.array(v, dtype=self.params[i].data.dtype)
+            state[i][k] = np.array(v, dtype=self.params[i].data.dtype)
+        self.lr, self.t, self.state = float(d["lr"]), int(d["t"]), state
 
     def __repr__(self):
         hp = ", ".join(f"{k}={getattr(self, k)}" for k in ("lr", *self.defaults))
@@ -130,6 +150,7 @@ class SGD(Optimizer):
     """
 
     defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
+    state_keys = ("momentum",)
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr)
@@ -182,6 +203,7 @@ class Adam(Optimizer):
     """
 
     defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
+    state_keys = ("m", "v")
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -241,6 +263,7 @@ class RMSProp(Optimizer):
     """
 
     defaults = {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0}
+    state_keys = ("v",)
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)
@@ -274,6 +297,7 @@ class Adagrad(Optimizer):
     """
 
     defaults = {"eps": 1e-10, "weight_decay": 0.0}
+    state_keys = ("sum_sq",)
 
     def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0):
         super().__init__(params, lr)

@@ -15,11 +15,20 @@ _rng = np.random.default_rng(0)
 
 
 def seed(s: int) -> np.random.Generator:
-    """Seed PMT's generator, Python's `random` and numpy's legacy global generator with `s`."""
-    global _rng
-    if not isinstance(s, (int, np.integer)) or s < 0:
+    """Seed PMT's generator, Python's `random` and numpy's legacy global generator with `s`.
+
+    The generator is re-seeded in place (same object), so code that fetched `get_rng()`
+    before the call follows the new seed too.  `seed(s)` then draws exactly the numbers
+    `np.random.default_rng(s)` would.
+
+    Example:
+        >>> seed(0); a = get_rng().normal(size=3)
+        >>> seed(0); b = get_rng().normal(size=3)   # a == b
+    """
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
         raise ValueError(f"seed must be a non-negative integer, got {s!r}")
-    _rng = np.random.default_rng(int(s))
+    # PCG64(s) seeds through SeedSequence(s), exactly as default_rng(s) does.
+    _rng.bit_generator.state = np.random.PCG64(int(s)).state
     random.seed(int(s))
     np.random.seed(int(s) % 2**32)
     return _rng
@@ -31,7 +40,7 @@ def get_rng() -> np.random.Generator:
 
 
 def get_rng_state() -> dict:
-    """The generator's state as a JSON-serialisable dict."""
+    """The generator's state as a JSON-serialisable dict (a fresh copy, safe to keep)."""
     return _rng.bit_generator.state
 
 

@@ -1,0 +1,1 @@
+"""Small runnable examples of pmt.core: `python -m pmt.core.examples.linear_demo`."""

@@ -1,0 +1,110 @@
+"""Reading IDX files, the array format of MNIST and Fashion-MNIST.
+
+An IDX file is a big-endian header followed by the raw array, C order:
+
+    bytes 0-1   0x00 0x00
+    byte  2     element type: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32,
+                0x0D float32, 0x0E float64
+    byte  3     number of dimensions, ndim
+    then        ndim big-endian uint32 sizes
+    then        prod(sizes) elements, each big-endian
+
+so MNIST's images start with magic 0x00000803 (uint8, 3 dims: count, rows, cols) and its
+labels with 0x00000801.  The published files are gzip-compressed; `read_idx` recognises
+gzip by its first two bytes (0x1f 0x8b), not by the file name.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+# type byte -> big-endian element dtype
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class IDXError(ValueError):
+    """A file is not a well-formed IDX file (bad magic, truncated, wrong size)."""
+
+
+def _open(path: Path):
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return gzip.open(path, "rb") if head == _GZIP_MAGIC else open(path, "rb")
+
+
+def read_idx_header(f, path="<stream>") -> tuple[np.dtype, tuple[int, ...]]:
+    """Read the magic number and sizes from the start of the open binary stream `f`.
+
+    Returns `(big-endian dtype, shape)` and leaves `f` at the first data byte.
+    Raises `IDXError` naming `path` for a bad magic number or a truncated header.
+    """
+    magic = f.read(4)
+    if len(magic) < 4:
+        raise IDXError(f"{path}: truncated IDX header ({len(magic)} bytes, expected at least 4)")
+    zero, type_code, ndim = struct.unpack(">HBB", magic)
+    if zero != 0 or type_code not in IDX_DTYPES:
+        raise IDXError(
+            f"{path}: bad IDX magic number 0x{magic.hex()}; expected 0x0000TTNN with type TT "
+            f"in {{{', '.join(f'0x{t:02X}' for t in IDX_DTYPES)}}} (e.g. 0x00000803 for MNIST images)"
+        )
+    raw = f.read(4 * ndim)
+    if len(raw) < 4 * ndim:
+        raise IDXError(f"{path}: truncated IDX header: {ndim} dimensions announced, "
+                       f"only {len(raw)} of {4 * ndim} size bytes present")
+    shape = struct.unpack(f">{ndim}I", raw)
+    return IDX_DTYPES[type_code], shape
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (gzip-compressed or not) into a native-endian numpy array.
+
+    Args:
+        path: file name; gzip is detected from the content.
+
+    Returns:
+        A writable array of the stored shape and type, e.g. `(60000, 28, 28) uint8` for
+        MNIST's training images and `(60000,) uint8` for its labels.
+
+    Raises:
+        FileNotFoundError: no such file.
+        IDXError (a ValueError): bad magic number, truncated header or data, trailing bytes,
+            or a corrupt gzip stream.
+
+    Example:
+        >>> images = read_idx("mnist/train-images-idx3-ubyte.gz")   # (60000, 28, 28) uint8
+    """
+    path = Path(os.fspath(path))
+    try:
+        with _open(path) as f:
+            dtype, shape = read_idx_header(f, path)
+            n = int(np.prod(shape, dtype=np.int64))
+            out = np.empty(n, dtype=dtype)
+            got = f.readinto(memoryview(out).cast("B")) if n else 0
+            want = n * dtype.itemsize
+            if got < want:
+                raise IDXError(f"{path}: truncated IDX data: header says shape {shape} of "
+                               f"{dtype.name} ({want} bytes), file holds {got}")
+            if f.read(1):
+                raise IDXError(f"{path}: wrong size: bytes left after the {want} data bytes "
+                               f"that shape {shape} of {dtype.name} needs")
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise IDXError(f"{path}: corrupt or truncated gzip stream ({e})") from e
+    if dtype.itemsize > 1:
+        # Swap the bytes in place and relabel as native order: no second copy of the data.
+        out = out.byteswap(inplace=True).view(dtype.newbyteorder("="))
+    else:
+        out = out.view(dtype.newbyteorder("="))
+    return out.reshape(shape)
