@@ -1,0 +1,1 @@
+"""Runnable examples of pmt.graph: `python -m pmt.graph.examples.<name> --help`."""
