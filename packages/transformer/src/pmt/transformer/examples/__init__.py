@@ -1,0 +1,1 @@
+"""Runnable examples of pmt.transformer (`python -m pmt.transformer.examples.<name>`)."""

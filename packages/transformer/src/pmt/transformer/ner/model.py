@@ -1,0 +1,181 @@
+"""The NER tagger: word + case + character-CNN features, a Transformer encoder, softmax or CRF output.
+
+    e_w  = E_word[word]                       (B, T, word_dim)   lower-cased, digits folded
+    e_c  = E_case[case]                       (B, T, case_dim)   lower / Title / UPPER / ...
+    e_ch = max over characters of relu(W · [c_{i-1}; c_i; c_{i+1}] + b)   (B, T, char_filters)
+    x    = Linear([e_w; e_c; e_ch]) + PE     (B, T, d_model)
+    h    = TransformerEncoder(x, padding mask)
+    E    = Linear(h)                          (B, T, num_tags)   emission scores
+    loss = mean token cross-entropy of softmax(E), or the CRF negative log-likelihood
+
+The character CNN gathers each character's window of ids first (integer indexing, no
+gradient), so the convolution is one embedding lookup and one matmul.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from pmt.graph import Dropout, Module, Parameter, Tensor, concatenate, no_grad
+from pmt.graph import max as tmax
+
+from ..attention_kernel import padding_mask
+from ..crf import allowed_transitions, crf_nll, viterbi_decode
+from ..encoder import TransformerEncoder
+from ..functional import cross_entropy
+from ..layers import SinusoidalPositionalEncoding, xavier_linear
+from ..model import TokenEmbedding
+
+
+@dataclass
+class TaggerConfig:
+    """Hyper-parameters of `NERTagger` (saved as JSON beside its checkpoint)."""
+
+    n_words: int
+    n_chars: int
+    tags: list                    # tag of each id, e.g. ["O", "B-LOC", ...]
+    word_dim: int = 100
+    case_dim: int = 8
+    char_dim: int = 30
+    char_filters: int = 64
+    char_window: int = 3
+    d_model: int = 128
+    n_heads: int = 4
+    d_ff: int = 256
+    n_layers: int = 2
+    dropout: float = 0.2
+    crf: bool = True
+    scheme: str = "iob2"
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def crf_loss(emissions: Tensor, tags, mask, transitions, start, end, constraints=None) -> Tensor:
+    """The CRF negative log-likelihood (batch mean) as one graph op over its four score inputs.
+
+    `pmt.transformer.crf.crf_nll` computes the loss and all gradients (forward-backward), so
+    the op's backward only scales them by the upstream gradient.
+    """
+    nll, d_em, d_t, d_s, d_e = crf_nll(emissions.data, tags, mask, transitions.data, start.data, end.data,
+                                       constraints)
+
+    def backward(g):
+        g = float(g)
+        return g * d_em, g * d_t, g * d_s, g * d_e
+
+    return Tensor.from_op(np.array(nll, dtype=emissions.dtype), (emissions, transitions, start, end),
+                          backward, "crf_nll")
+
+
+class CharCNN(Module):
+    """Character embeddings, a width-k convolution and max-pooling over each word's characters.
+
+    Shape:
+        chars: int (B, T, L) character ids, 0 = padding;  output: (B, T, filters).
+    """
+
+    def __init__(self, n_chars, dim=30, filters=64, window=3):
+        super().__init__()
+        self.window = window
+        self.emb = TokenEmbedding(n_chars, dim, std=0.1)
+        self.conv = xavier_linear(window * dim, filters)
+
+    def forward(self, chars):
+        B, T, L = chars.shape
+        k, h = self.window, self.window // 2
+        padded = np.pad(chars, ((0, 0), (0, 0), (h, k - 1 - h)))               # (B, T, L + k - 1)
+        windows = padded[..., np.arange(L)[:, None] + np.arange(k)[None, :]]   # (B, T, L, k)
+        e = self.emb(windows)                                                  # (B, T, L, k, dim)
+        z = self.conv(e.reshape(B, T, L, -1)).relu()                           # (B, T, L, filters)
+        valid = chars != 0
+        valid[..., 0] = True                                  # a padding word still pools one slot
+        z = z.masked_fill(~valid[..., None], -1e4)
+        return tmax(z, axis=2)                                                 # (B, T, filters)
+
+
+class NERTagger(Module):
+    """Word-level named-entity tagger (see the module docstring for the architecture).
+
+    Args:
+        config: a `TaggerConfig`.
+
+    Shape:
+        words, cases: int (B, T);  chars: int (B, T, L);  output: emissions (B, T, num_tags).
+        Targets given to `loss` / `train_step`: int (B, W >= T), -100 on padding.
+
+    Example:
+        >>> cfg = TaggerConfig(n_words=50, n_chars=20, tags=["O", "B-PER", "I-PER"], d_model=16,
+        ...                    n_heads=2, d_ff=32, n_layers=1)
+        >>> NERTagger(cfg)(np.ones((2, 4), int), np.ones((2, 4), int), np.ones((2, 4, 3), int)).shape
+        (2, 4, 3)
+    """
+
+    def __init__(self, config: TaggerConfig):
+        super().__init__()
+        c = self.config = config
+        K = len(c.tags)
+        self.word_emb = TokenEmbedding(c.n_words, c.word_dim, std=0.1)
+        self.case_emb = TokenEmbedding(8, c.case_dim, std=0.1)
+        self.chars = CharCNN(c.n_chars, c.char_dim, c.char_filters, c.char_window)
+        self.proj = xavier_linear(c.word_dim + c.case_dim + c.char_filters, c.d_model)
+        self.pos = SinusoidalPositionalEncoding(c.d_model, max_len=512)
+        self.drop = Dropout(c.dropout)
+        self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
+        self.out = xavier_linear(c.d_model, K)
+        if c.crf:
+            self.transitions = Parameter(np.zeros((K, K)), name="transitions")
+            self.start = Parameter(np.zeros(K), name="start")
+            self.end = Parameter(np.zeros(K), name="end")
+            self.constraints = allowed_transitions(c.tags, c.scheme)
+
+    def forward(self, words, cases, chars):
+        words, cases, chars = np.asarray(words), np.asarray(cases), np.asarray(chars)
+        if words.ndim != 2 or cases.shape != words.shape or chars.shape[:2] != words.shape:
+            raise ValueError(f"NERTagger: expected words, cases (B, T) and chars (B, T, L), got "
+                             f"{words.shape}, {cases.shape}, {chars.shape}")
+        feats = concatenate([self.word_emb(words), self.case_emb(cases), self.chars(chars)], axis=-1)
+        x = self.drop(self.pos(self.proj(self.drop(feats))))              # (B, T, d_model)
+        h = self.encoder(x, mask=padding_mask(words != 0))                # (B, T, d_model)
+        return self.out(h)                                                # (B, T, K)
+
+    def loss(self, emissions: Tensor, tags) -> Tensor:
+        """Mean loss of `emissions` (B, T, K) against tags (B, W >= T), -100 = padding."""
+        tags = np.asarray(tags)[:, : emissions.shape[1]]
+        mask = tags != -100
+        if self.config.crf:
+            return crf_loss(emissions, np.where(mask, tags, 0), mask, self.transitions, self.start,
+                            self.end, self.constraints)
+        return cross_entropy(emissions, tags, ignore_index=-100)
+
+    def decode(self, emissions: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Best tag ids (B, T), -100 on padding: Viterbi with a CRF, else per-token argmax."""
+        if self.config.crf:
+            paths, _ = viterbi_decode(emissions, mask, self.transitions.data, self.start.data, self.end.data,
+                                      self.constraints, pad=-100)
+            return paths
+        return np.where(mask, emissions.argmax(-1), -100)
+
+    def _step(self, batch, loss, train):
+        *inputs, tags = batch
+        emissions = self(*inputs)
+        value = loss(emissions, tags)
+        if train:
+            value.backward()
+        pred = np.full(np.shape(tags), -100, dtype=np.int64)
+        T = emissions.shape[1]
+        pred[:, :T] = self.decode(emissions.data, np.asarray(inputs[0]) != 0)
+        return float(value.data), pred
+
+    def train_step(self, batch, loss):
+        """Forward, loss, backward; outputs are the decoded tag ids (B, W), -100 on padding."""
+        return self._step(batch, loss, True)
+
+    def eval_step(self, batch, loss):
+        with no_grad():
+            return self._step(batch, loss, False)
+
+    def extra_repr(self):
+        c = self.config
+        return f"tags={len(c.tags)}, d_model={c.d_model}, layers={c.n_layers}, crf={c.crf}"

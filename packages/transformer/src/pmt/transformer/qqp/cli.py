@@ -1,0 +1,204 @@
+"""`python -m pmt.transformer.qqp train|eval|predict|attention` (console script `pmt-qqp`).
+
+A run folder (`--out`, default runs/qqp) holds everything a later command needs:
+`config.json` (model and training settings, the split), `vocab.txt` (the tokenizer),
+`best.npz` (the checkpoint with the best validation accuracy), `last.npz` (for `--resume`),
+and `history.png`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pmt.core import Adam, Trainer, fetch, plot_history, seed
+from pmt.core.callbacks import ModelCheckpoint
+from pmt.core.checkpoint import CheckpointError, load_checkpoint
+from pmt.core.metrics import accuracy, f1_score, precision, recall
+from pmt.core.schedules import WarmupLinear
+from pmt.graph import no_grad, softmax
+
+from ..functional import cross_entropy
+from ..tokenizer import Tokenizer
+from .batching import PairBatches
+from .data import read_qqp, train_valid_split
+from .model import PairClassifier, PairClassifierConfig
+
+
+def _default_train_file():
+    return fetch("qqp", files=["train.tsv"])["train.tsv"]
+
+
+def _encode(tok, data, max_len):
+    enc = tok.encode_batch(data.question1, data.question2, max_length=max_len, padding="max_length")
+    return enc.input_ids, enc.segment_ids, enc.lengths
+
+
+def _batches(tok, data, max_len, batch_size, shuffle, seed_=None):
+    ids, segs, lengths = _encode(tok, data, max_len)
+    labels = data.labels if data.labels is not None else np.zeros(len(data), np.int64)
+    return PairBatches(ids, segs, lengths, labels, batch_size, shuffle, seed_)
+
+
+def load_run(run_dir):
+    """(model in eval mode, tokenizer, config dict) from a run folder written by `train`."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a QQP run folder: no config.json (train one with "
+                                f"`python -m pmt.transformer.qqp train --out {run_dir}`)")
+    cfg = json.loads(cfg_path.read_text())
+    tok = Tokenizer.load(run_dir / "vocab.txt")
+    model = PairClassifier(PairClassifierConfig(**cfg["model"]))
+    ckpt = next((p for p in (run_dir / "best.npz", run_dir / "last.npz") if p.is_file()), None)
+    if ckpt is None:
+        raise CheckpointError(f"{run_dir} holds no best.npz or last.npz checkpoint")
+    load_checkpoint(ckpt, model)
+    model.eval()
+    return model, tok, cfg
+
+
+def predict_proba(model, tok, q1, q2, max_len, batch_size=256):
+    """P(duplicate) for each pair: (N,) float array."""
+    from .data import QQPData
+    data = QQPData(list(q1), list(q2), None, [str(i) for i in range(len(q1))])
+    out = []
+    with no_grad():
+        for ids, segs, _ in _batches(tok, data, max_len, batch_size, shuffle=False):
+            out.append(softmax(model(ids, segs), axis=-1).data[:, 1])
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def cmd_train(a):
+    seed(a.seed)
+    path = a.data or _default_train_file()
+    data = read_qqp(path, max_rows=a.max_rows)
+    print(data.summary())
+    tr_idx, va_idx = train_valid_split(len(data), a.valid_fraction, a.split_seed)
+    train, valid = data.subset(tr_idx), data.subset(va_idx)
+    if a.max_train:
+        train = train.subset(np.arange(min(a.max_train, len(train))))
+    if a.max_valid:
+        valid = valid.subset(np.arange(min(a.max_valid, len(valid))))
+    print(f"split (seed {a.split_seed}): {len(train):,} train / {len(valid):,} validation pairs")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if a.resume:
+        tok = Tokenizer.load(out / "vocab.txt")
+    else:
+        tok = Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
+        tok.save(out / "vocab.txt")
+    print(f"tokenizer: {tok.vocab_size:,} tokens ({time.perf_counter() - t0:.1f} s)")
+    train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed)
+    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False)
+    mcfg = PairClassifierConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.max_len, a.dropout, a.pooling)
+    model = PairClassifier(mcfg)
+    cfg = {"model": mcfg.to_dict(), "train": {k: v for k, v in vars(a).items() if k != "func"},
+           "data": str(path), "split": {"valid_fraction": a.valid_fraction, "seed": a.split_seed}}
+    (out / "config.json").write_text(json.dumps(cfg, indent=1))
+    total = a.epochs * len(train_b)
+    opt = Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
+    trainer = Trainer(model, opt, cross_entropy, metrics={"acc": accuracy, "f1": f1_score},
+                      schedule=WarmupLinear(a.lr, min(a.warmup, total), total), clip_norm=a.clip,
+                      checkpoint_dir=out,
+                      callbacks=[ModelCheckpoint(out, save_best_only=True, monitor="val_acc")])
+    n_params = sum(p.data.size for p in model.parameters())
+    print(f"model: {n_params:,} parameters; {len(train_b):,} steps per epoch, {a.epochs} epochs")
+    history = trainer.fit(train_b, a.epochs, eval_data=valid_b,
+                          resume=(out / "last.npz") if a.resume else None)
+    plot = plot_history(history, out / "history.png", title="QQP cross-encoder")
+    best = int(np.argmax(history["val_acc"]))
+    print(f"best epoch {best + 1}: validation accuracy {history['val_acc'][best] * 100:.2f}%, "
+          f"F1 {history['val_f1'][best] * 100:.2f}%  ({time.perf_counter() - t0:.0f} s in all)")
+    print(f"run folder: {out} (best.npz, last.npz, vocab.txt, config.json); history plot: {plot}")
+    return history
+
+
+def cmd_eval(a):
+    model, tok, cfg = load_run(a.model)
+    data = read_qqp(a.data, max_rows=a.max_rows)
+    print(data.summary())
+    if data.labels is None:
+        raise SystemExit(f"{a.data} has no is_duplicate column: nothing to score (use predict)")
+    p = predict_proba(model, tok, data.question1, data.question2, cfg["model"]["max_len"])
+    y = data.labels
+    print(f"pairs {len(y):,}  accuracy {accuracy(p, y) * 100:.2f}%  F1 {f1_score(p, y) * 100:.2f}%  "
+          f"precision {precision(p, y) * 100:.2f}%  recall {recall(p, y) * 100:.2f}%")
+
+
+def cmd_predict(a):
+    model, tok, cfg = load_run(a.model)
+    p = predict_proba(model, tok, [a.question1], [a.question2], cfg["model"]["max_len"])[0]
+    print(f"P(duplicate) = {p:.4f}")
+
+
+def cmd_attention(a):
+    from .plots import plot_pair_attention
+    model, tok, cfg = load_run(a.model)
+    path = plot_pair_attention(model, tok, a.question1, a.question2, a.out, layer=a.layer)
+    print(f"attention heat-map: {path}")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="pmt-qqp", description="A Transformer cross-encoder for Quora Question "
+                                "Pairs: train, evaluate on any GLUE-format file, predict one pair.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train on a seeded split of the QQP train file",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--data", help="GLUE-format train TSV (default: the qqp dataset's train.tsv via "
+                   "PMT_DATA_DIR / cache)")
+    t.add_argument("--out", default="runs/qqp", help="run folder")
+    t.add_argument("--valid-fraction", type=float, default=0.1)
+    t.add_argument("--split-seed", type=int, default=0)
+    t.add_argument("--max-rows", type=int, help="read only this many rows of the file")
+    t.add_argument("--max-train", type=int, help="train on at most this many pairs")
+    t.add_argument("--max-valid", type=int, help="validate on at most this many pairs")
+    t.add_argument("--vocab-size", type=int, default=16000)
+    t.add_argument("--max-len", type=int, default=96, help="tokens per pair, [CLS]/[SEP] included")
+    t.add_argument("--d-model", type=int, default=128)
+    t.add_argument("--heads", type=int, default=4)
+    t.add_argument("--ff", type=int, default=512)
+    t.add_argument("--layers", type=int, default=2)
+    t.add_argument("--dropout", type=float, default=0.1)
+    t.add_argument("--pooling", choices=["cls", "mean"], default="mean")
+    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
+    t.add_argument("--warmup", type=int, default=2000, help="warm-up steps")
+    t.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("eval", help="accuracy and F1 on any GLUE-format QQP file")
+    e.add_argument("--data", required=True, help="TSV with question1, question2, is_duplicate columns")
+    e.add_argument("--model", default="runs/qqp", help="run folder written by train")
+    e.add_argument("--max-rows", type=int)
+    e.set_defaults(func=cmd_eval)
+    q = sub.add_parser("predict", help="duplicate probability of one pair")
+    q.add_argument("question1")
+    q.add_argument("question2")
+    q.add_argument("--model", default="runs/qqp")
+    q.set_defaults(func=cmd_predict)
+    h = sub.add_parser("attention", help="attention heat-map PNG for one pair")
+    h.add_argument("question1")
+    h.add_argument("question2")
+    h.add_argument("--model", default="runs/qqp")
+    h.add_argument("--layer", type=int, default=-1, help="encoder layer (default: the last)")
+    h.add_argument("--out", default="runs/qqp/attention.png")
+    h.set_defaults(func=cmd_attention)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    result = args.func(args)
+    return result if argv is not None else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The QQP cross-encoder: both questions in one sequence, a Transformer encoder, a 2-way classifier.
+
+    ids      = [CLS] q1 [SEP] q2 [SEP] [PAD]...          (batch, seq)
+    x        = E_tok[ids] + E_seg[segments] + P[0:seq]    (batch, seq, d_model)
+    h        = Encoder(x, padding mask)                   (batch, seq, d_model)
+    pooled   = h[:, 0]  (the [CLS] vector)  or  the mean of h over real tokens
+    logits   = W pooled + b                               (batch, 2)
+
+Reading both questions together lets every token of q1 attend to every token of q2, which is
+what makes a cross-encoder stronger than encoding the questions separately.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from pmt.graph import Module, Tensor, sum as tsum
+
+from ..attention_kernel import padding_mask
+from ..encoder import TransformerEncoder
+from ..layers import LearnedPositionalEncoding, xavier_linear
+from ..model import TokenEmbedding
+
+
+@dataclass
+class PairClassifierConfig:
+    """Hyper-parameters of `PairClassifier` (saved beside its checkpoint as JSON)."""
+
+    vocab_size: int
+    d_model: int = 128
+    n_heads: int = 4
+    d_ff: int = 512
+    n_layers: int = 2
+    max_len: int = 128
+    dropout: float = 0.1
+    pooling: str = "cls"          # "cls" or "mean"
+    num_classes: int = 2
+    pad_id: int = 0
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class PairClassifier(Module):
+    """Cross-encoder for sentence-pair classification (QQP: duplicate or not).
+
+    Args:
+        config: a `PairClassifierConfig`.
+
+    Shape:
+        ids: int (batch, seq) token ids with `[PAD]` = config.pad_id;
+        segments: int (batch, seq), 0 for [CLS] q1 [SEP], 1 for q2 [SEP];
+        output: logits (batch, num_classes).
+
+    Example:
+        >>> model = PairClassifier(PairClassifierConfig(vocab_size=100, d_model=16, n_heads=2, d_ff=32))
+        >>> model(np.array([[2, 7, 3, 9, 3]]), np.array([[0, 0, 0, 1, 1]])).shape
+        (1, 2)
+    """
+
+    def __init__(self, config: PairClassifierConfig):
+        super().__init__()
+        if config.pooling not in ("cls", "mean"):
+            raise ValueError(f"PairClassifier: pooling must be 'cls' or 'mean', got {config.pooling!r}")
+        self.config = config
+        c = config
+        self.tok_emb = TokenEmbedding(c.vocab_size, c.d_model)
+        self.seg_emb = TokenEmbedding(2, c.d_model)
+        self.pos = LearnedPositionalEncoding(c.d_model, c.max_len)
+        self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
+        self.head = xavier_linear(c.d_model, c.num_classes)
+
+    def forward(self, ids, segments):
+        ids, segments = np.asarray(ids), np.asarray(segments)
+        if ids.ndim != 2 or ids.shape != segments.shape:
+            raise ValueError(f"PairClassifier: ids and segments must both be (batch, seq), got "
+                             f"{ids.shape} and {segments.shape}")
+        real = ids != self.config.pad_id                             # (B, T)
+        x = self.pos(self.tok_emb(ids) + self.seg_emb(segments))      # (B, T, d)
+        h = self.encoder(x, mask=padding_mask(real))                  # (B, T, d)
+        if self.config.pooling == "cls":
+            pooled = h[:, 0]                                          # (B, d)
+        else:
+            w = (real / np.maximum(real.sum(1, keepdims=True), 1)).astype(h.dtype)[..., None]
+            pooled = tsum(h * Tensor(w), axis=1)                      # (B, d)
+        return self.head(pooled)                                      # (B, classes)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
