@@ -48,7 +48,7 @@ test-all: $(VENV)/.installed
 	@fail=0; for p in $(PKGS); do echo "=== pmt.$$p"; (cd packages/$$p && $(CURDIR)/$(PYTEST)) || fail=1; done; exit $$fail
 
 demo: $(VENV)/.installed
-	$(PYTHON) -m pmt.core.examples.linear_demo
+	$(PYTHON) -m pmt.mlp.examples.mnist --demo
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m tools.bench all

@@ -14,6 +14,8 @@ learning rate.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .parameter import SparseRows
@@ -215,8 +217,14 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: need eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
 
-    def _update(self, p_rows, g, m, v):
-        """Advance moments m, v (in place) and return the new parameter rows."""
+    def _step_rows(self, p_rows, g, m, v):
+        """Advance moments m, v and update parameter rows p_rows, all in place.
+
+        The bias corrections are folded into two Python floats,
+            lr/bc1 * m / (sqrt(v/bc2) + eps) = (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2)),
+        so the update is a handful of in-place float32 operations with one temporary.
+        (Python floats keep float32 arrays float32; a numpy float64 scalar would not.)
+        """
         b1, b2 = self.betas
         if self.weight_decay and not self.decoupled:
             g = g + self.weight_decay * p_rows
@@ -224,20 +232,23 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * (g * g)
-        bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
+        sqrt_bc2 = math.sqrt(1 - b2 ** self.t)
         if self.weight_decay and self.decoupled:
-            p_rows = p_rows * (1 - self.lr * self.weight_decay)
-        return p_rows - (self.lr / bc1) * m / (np.sqrt(v) * (1 / np.sqrt(bc2)) + self.eps)
+            p_rows *= 1 - self.lr * self.weight_decay
+        step = np.sqrt(v)
+        step += self.eps * sqrt_bc2
+        np.divide(m, step, out=step)
+        step *= self.lr * sqrt_bc2 / (1 - b1 ** self.t)
+        p_rows -= step
 
     def _dense(self, state, p, g):
-        m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)
-        p.data[...] = self._update(p.data, g, m, v)
+        self._step_rows(p.data, g, self._buffer(state, "m", p), self._buffer(state, "v", p))
 
     def _sparse(self, state, p, rows, g):
         m_all, v_all = self._buffer(state, "m", p), self._buffer(state, "v", p)
-        m, v = m_all[rows], v_all[rows]  # fancy indexing copies: write back below
-        p.data[rows] = self._update(p.data[rows], g, m, v)
-        m_all[rows], v_all[rows] = m, v
+        m, v, p_rows = m_all[rows], v_all[rows], p.data[rows]  # fancy indexing copies: written back below
+        self._step_rows(p_rows, g, m, v)
+        m_all[rows], v_all[rows], p.data[rows] = m, v, p_rows
 
 
 class AdamW(Adam):

@@ -1,0 +1,1 @@
+"""Runnable examples: `python -m pmt.mlp.examples.mnist --help`."""
