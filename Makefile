@@ -41,11 +41,14 @@ $(VENV)/.installed: $(PYTHON) $(wildcard packages/*/pyproject.toml packages/*/se
 
 install: $(VENV)/.installed
 
+# Tests use small matrices: one BLAS thread is as fast and never oversubscribes a shared machine.
+TEST_ENV := OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1}
+
 test-%: $(VENV)/.installed
-	cd packages/$* && $(CURDIR)/$(PYTEST)
+	cd packages/$* && $(TEST_ENV) $(CURDIR)/$(PYTEST)
 
 test-all: $(VENV)/.installed
-	@fail=0; for p in $(PKGS); do echo "=== pmt.$$p"; (cd packages/$$p && $(CURDIR)/$(PYTEST)) || fail=1; done; exit $$fail
+	@fail=0; for p in $(PKGS); do echo "=== pmt.$$p"; (cd packages/$$p && $(TEST_ENV) $(CURDIR)/$(PYTEST)) || fail=1; done; exit $$fail
 
 demo: $(VENV)/.installed
 	$(PYTHON) -m pmt.mlp.examples.mnist --demo
