@@ -1,0 +1,1 @@
+"""Runnable examples: `python -m pmt.word2vec.examples.capitals`."""
