@@ -8,8 +8,8 @@ Adam(lr 1e-3), float32, on Fashion-MNIST (or MNIST).  For each batch size, in th
 - floor:    the same network as one hand-written numpy loop, no framework (`minimal_epoch`);
 - PyTorch:  tools/bench/ref_torch_mlp.py in the reference interpreter (separate process).
 
-Each number is the median of `--repeats` epochs, the contenders taking turns epoch by epoch.  Ratios: ours / floor (target <= 1.2) and
-ours / PyTorch.  Then the example (`python -m pmt.mlp.examples.mnist`) runs one epoch in a
+Each number is the median of `--repeats` epochs, the contenders taking turns epoch by epoch.  Ratios: ours /
+floor (target <= 1.2) and ours / PyTorch.  Then the example (`python -m pmt.mlp.examples.mnist`) runs one epoch in a
 subprocess to report its peak resident memory.
 
 usage: python -m tools.bench mlp [--batch-sizes 32 128] [--repeats 3] [--dataset fashion-mnist]

@@ -97,7 +97,8 @@ def test_entity_f1_metric_scores_decoded_ids():
 def test_ner_trains_on_real_conll_slice_and_cli_round_trip(tmp_path, capsys):
     files = require_dataset("conll2003", files=["eng.train", "eng.testa"])
     out = tmp_path / "run"
-    main(["train", "--train", str(files["eng.train"]), "--valid", str(files["eng.testa"]), "--max-train", "2000", "--max-valid", "400", "--epochs", "4", "--lr", "2e-3",
+    main(["train", "--train", str(files["eng.train"]), "--valid", str(files["eng.testa"]),
+          "--max-train", "2000", "--max-valid", "400", "--epochs", "4", "--lr", "2e-3",
                     "--warmup", "50", "--d-model", "64", "--ff", "128", "--layers", "1", "--word-dim", "50",
                     "--char-filters", "32", "--out", str(out)])
     assert (out / "best.npz").is_file() and (out / "history.png").is_file()

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from pmt.word2vec import Vocab

@@ -71,7 +71,6 @@ def _extreme(fn, x, axis, keepdims, name):
     kept = fn(x.data, axis=axes, keepdims=True)
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape)
                                               if not (axes is None or i in axes)])
-    shape = x.shape
 
     def backward(g):
         hit = x.data == kept                                       # where the extreme is attained

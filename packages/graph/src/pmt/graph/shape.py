@@ -87,7 +87,7 @@ def getitem(x: Tensor, index) -> Tensor:
         out = x.data[index]
     except IndexError as e:
         raise IndexError(f"indexing a tensor of shape {x.shape} with {index!r}: {e}") from None
-    shape, dtype = x.shape, x.dtype
+    shape = x.shape
     basic = _is_basic(index)
     if basic:
         out = np.asarray(out)  # an int index on a 1-D tensor gives a numpy scalar
