@@ -109,3 +109,15 @@ def test_ner_trains_on_real_conll_slice_and_cli_round_trip(tmp_path, capsys):
     assert "processed 51362 tokens with 5942 phrases" in capsys.readouterr().out
     main(["tag", "EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", ".", "--model", str(out)])
     assert "EU" in capsys.readouterr().out
+
+
+def test_word_vectors_initialise_known_rows_and_check_dimension(tmp_path):
+    from pmt.transformer.ner.cli import _load_vectors
+    vocab = Vocab(["london", "0000"])
+    path = tmp_path / "vectors.txt"
+    path.write_text("3 2\nLondon 1.0 2.0\n1996 3.0 4.0\nunseen 5.0 6.0\n", encoding="utf-8")
+    table = np.zeros((len(vocab), 2), np.float32)
+    assert _load_vectors(path, vocab, table) == 2
+    assert table.tolist() == [[0, 0], [0, 0], [1, 2], [3, 4]]
+    with pytest.raises(ValueError, match="dimension 2"):
+        _load_vectors(path, vocab, np.zeros((4, 3), np.float32))
