@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import pmt.core
+from pmt.core.gradcheck import numerical_gradient
 from pmt.core.examples import linear_demo
 from pmt.core.examples.linear_demo import LinearClassifier, make_blobs, softmax_cross_entropy
 
@@ -33,26 +34,12 @@ def test_importing_pmt_core_does_not_import_pyplot():
 
 
 # ----------------------------------------------------------------- the example model
-def _numeric_grad(f, a, eps=1e-6):
-    """Central differences of scalar f() with respect to array a (perturbed in place)."""
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        up = f()
-        a[i] = old - eps
-        down = f()
-        a[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
-
-
 def test_softmax_cross_entropy_gradient_matches_finite_differences():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(5, 4))
     y = rng.integers(0, 4, 5)
     _, g = softmax_cross_entropy(z, y)
-    np.testing.assert_allclose(g, _numeric_grad(lambda: softmax_cross_entropy(z, y)[0], z), atol=1e-8)
+    np.testing.assert_allclose(g, numerical_gradient(lambda: softmax_cross_entropy(z, y)[0], z), atol=1e-8)
 
 
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
@@ -76,8 +63,8 @@ def test_linear_classifier_train_step_gradients_match_finite_differences():
     x, y = rng.normal(size=(6, 3)), rng.integers(0, 4, 6)
     model.train_step((x, y), softmax_cross_entropy)
     loss = lambda: softmax_cross_entropy(model.forward(x), y)[0]  # noqa: E731
-    np.testing.assert_allclose(model.W.grad, _numeric_grad(loss, model.W.data), atol=1e-8)
-    np.testing.assert_allclose(model.b.grad, _numeric_grad(loss, model.b.data), atol=1e-8)
+    np.testing.assert_allclose(model.W.grad, numerical_gradient(loss, model.W.data), atol=1e-8)
+    np.testing.assert_allclose(model.b.grad, numerical_gradient(loss, model.b.data), atol=1e-8)
 
 
 def test_linear_classifier_dropout_only_in_train_mode_and_inverted():

@@ -1,21 +1,12 @@
 """Central finite differences in float64, for checking hand-written backward passes."""
 import numpy as np
 
+from pmt.core.gradcheck import numerical_gradient
+
 
 def numerical_grad(f, x, eps=1e-6):
     """dL/dx of the scalar function f() at array x (perturbed in place), by central differences."""
-    g = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + eps
-        fp = f()
-        x[i] = old - eps
-        fm = f()
-        x[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
+    return numerical_gradient(f, x, eps)
 
 
 def assert_grad_close(analytic, numeric, rtol=1e-5, atol=1e-7):

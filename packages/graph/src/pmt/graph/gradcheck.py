@@ -12,6 +12,8 @@ quotient (~1e-7 / h) swamps the comparison.
 from __future__ import annotations
 
 import numpy as np
+
+from pmt.core.gradcheck import numerical_gradient
 from pmt.core.parameter import SparseRows
 
 from .tensor import Tensor
@@ -66,16 +68,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1
             analytic = np.zeros_like(t.data)
         elif isinstance(analytic, SparseRows):
             analytic = analytic.to_dense(t.shape, np.float64)
-        numeric = np.zeros_like(t.data)
-        flat = t.data.reshape(-1)  # a view: perturbing it perturbs the input
-        for k in range(flat.size):
-            orig = flat[k]
-            flat[k] = orig + eps
-            plus = projected()
-            flat[k] = orig - eps
-            minus = projected()
-            flat[k] = orig
-            numeric.flat[k] = (plus - minus) / (2 * eps)
+        numeric = numerical_gradient(projected, t.data, eps)
         err = np.abs(analytic - numeric)
         bad = err > atol + rtol * np.abs(numeric)
         if bad.any():
