@@ -3,7 +3,8 @@
 Pipeline: `Normalizer` (lower-case, NFC / accent stripping, single spaces) -> words (whitespace
 chunks, each looked up in a cache) -> pieces (`pretokenize`: word-character runs and single
 punctuation characters, each knowing whether a space came before it) -> WordPiece tokens
-(`wordpiece`: "##" marks a token that continues the text before it without a space) -> ids, with [CLS]/[SEP] around, truncation and padding.
+(`wordpiece`: "##" marks a token that continues the text before it without a space) -> ids,
+with [CLS]/[SEP] around, truncation and padding.
 
 Special tokens have fixed ids at the start of every vocabulary:
 [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4 [BOS]=5 [EOS]=6.
