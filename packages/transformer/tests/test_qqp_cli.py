@@ -49,3 +49,8 @@ def test_qqp_trains_above_majority_on_real_slice(tmp_path, capsys):
     main(["attention", "How do I learn Python?", "How can I learn Python?", "--model", str(out),
           "--out", str(tmp_path / "att.png")])
     assert (tmp_path / "att.png").stat().st_size > 1000
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a qqp run folder"):
+        main(["predict", "a", "b", "--model", str(tmp_path)])

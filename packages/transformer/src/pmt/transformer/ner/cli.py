@@ -17,12 +17,13 @@ import numpy as np
 
 from pmt.core import Adam, Trainer, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
-from pmt.core.checkpoint import CheckpointError, load_checkpoint
+from pmt.core.checkpoint import load_checkpoint
 from pmt.core.schedules import WarmupCosine
 from pmt.graph import no_grad
 
 from ..conll import TagVocab, load_conll2003, read_conll, to_iob2
 from ..conlleval import evaluate, extract_entities, print_report
+from ..run_folder import best_checkpoint, read_config, run_cli
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
 from .model import NERTagger, TaggerConfig
 
@@ -56,17 +57,9 @@ def _load_vectors(path, vocab: Vocab, table: np.ndarray) -> int:
 
 def load_run(run_dir):
     """(tagger in eval mode, word vocab, char vocab, tag vocab) from a folder written by `train`."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not an NER run folder: no config.json (train one with "
-                                f"`python -m pmt.transformer.ner train --out {run_dir}`)")
-    cfg = json.loads(cfg_path.read_text())
+    cfg = read_config(run_dir, "ner")
     model = NERTagger(TaggerConfig(**cfg["model"]))
-    ckpt = next((p for p in (run_dir / "best.npz", run_dir / "last.npz") if p.is_file()), None)
-    if ckpt is None:
-        raise CheckpointError(f"{run_dir} holds no best.npz or last.npz checkpoint")
-    load_checkpoint(ckpt, model)
+    load_checkpoint(best_checkpoint(run_dir), model)
     model.eval()
     return model, Vocab(cfg["words"][2:]), Vocab(cfg["chars"][2:]), TagVocab(cfg["model"]["tags"])
 
@@ -195,9 +188,7 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    return result if argv is not None else 0
+    return run_cli(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,13 @@ import numpy as np
 
 from pmt.core import Adam, Trainer, fetch, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
-from pmt.core.checkpoint import CheckpointError, load_checkpoint
+from pmt.core.checkpoint import load_checkpoint
 from pmt.core.metrics import accuracy, f1_score, precision, recall
 from pmt.core.schedules import WarmupLinear
 from pmt.graph import no_grad, softmax
 
 from ..functional import cross_entropy
+from ..run_folder import best_checkpoint, read_config, run_cli
 from ..tokenizer import Tokenizer
 from .batching import PairBatches
 from .data import read_qqp, train_valid_split
@@ -46,18 +47,10 @@ def _batches(tok, data, max_len, batch_size, shuffle, seed_=None):
 
 def load_run(run_dir):
     """(model in eval mode, tokenizer, config dict) from a run folder written by `train`."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a QQP run folder: no config.json (train one with "
-                                f"`python -m pmt.transformer.qqp train --out {run_dir}`)")
-    cfg = json.loads(cfg_path.read_text())
-    tok = Tokenizer.load(run_dir / "vocab.txt")
+    cfg = read_config(run_dir, "qqp")
+    tok = Tokenizer.load(Path(run_dir) / "vocab.txt")
     model = PairClassifier(PairClassifierConfig(**cfg["model"]))
-    ckpt = next((p for p in (run_dir / "best.npz", run_dir / "last.npz") if p.is_file()), None)
-    if ckpt is None:
-        raise CheckpointError(f"{run_dir} holds no best.npz or last.npz checkpoint")
-    load_checkpoint(ckpt, model)
+    load_checkpoint(best_checkpoint(run_dir), model)
     model.eval()
     return model, tok, cfg
 
@@ -195,9 +188,7 @@ def build_parser():
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    result = args.func(args)
-    return result if argv is not None else 0
+    return run_cli(build_parser(), argv)
 
 
 if __name__ == "__main__":

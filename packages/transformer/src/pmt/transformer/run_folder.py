@@ -1,0 +1,39 @@
+"""The run folder the task CLIs (`ner`, `qqp`) share: config.json beside best.npz / last.npz.
+
+`train` writes the folder; `eval`, `predict`, `tag` and `attention` read it back through
+these helpers, so a missing or half-written folder gives one clear error in every CLI.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pmt.core.checkpoint import CheckpointError
+
+
+def read_config(run_dir, task: str) -> dict:
+    """The parsed config.json of a run folder written by `python -m pmt.transformer.<task> train`."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a {task} run folder: no config.json (train one with "
+                                f"`python -m pmt.transformer.{task} train --out {run_dir}`)")
+    return json.loads(path.read_text())
+
+
+def best_checkpoint(run_dir) -> Path:
+    """best.npz (best validation score) if present, else last.npz."""
+    for name in ("best.npz", "last.npz"):
+        if (Path(run_dir) / name).is_file():
+            return Path(run_dir) / name
+    raise CheckpointError(f"{run_dir} holds no best.npz or last.npz checkpoint")
+
+
+def run_cli(parser, argv=None):
+    """Parse argv and run the chosen sub-command.
+
+    From the shell (argv None) it returns 0 for `sys.exit`; called with a list (tests,
+    notebooks) it returns what the sub-command returned, e.g. `train`'s history.
+    """
+    args = parser.parse_args(argv)
+    result = args.func(args)
+    return result if argv is not None else 0
