@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from pmt.core.testing import require_dataset
 from pmt.transformer.qqp.data import read_qqp, train_valid_split
 
 HEADER = "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
@@ -58,8 +59,7 @@ def test_split_is_seeded_disjoint_and_complete():
 
 
 def test_real_qqp_train_file_reads_without_malformed_rows():
-    testing = pytest.importorskip("pmt.core.testing")
-    files = testing.require_dataset("qqp", files=["train.tsv"])
+    files = require_dataset("qqp", files=["train.tsv"])
     d = read_qqp(files["train.tsv"])
     assert len(d) == 363_289 and d.malformed == []
     assert int(d.labels.sum()) == 134_235
