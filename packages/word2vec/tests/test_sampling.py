@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from pmt.word2vec import NegativeSampler, context_pairs, dynamic_windows, keep_probabilities, subsample
+from pmt.word2vec.sampling import sentence_ids, window_extents
 
 
 def test_keep_probability_follows_mikolovs_formula():
@@ -31,6 +32,19 @@ def test_dynamic_windows_are_uniform_in_one_to_window():
     b = dynamic_windows(50_000, 5, np.random.default_rng(0))
     assert b.min() == 1 and b.max() == 5
     assert np.allclose(np.bincount(b)[1:] / len(b), 0.2, atol=0.01)
+
+
+@pytest.mark.parametrize("line_starts", [None, np.array([0, 1, 7, 8, 20, 33])])
+def test_window_extents_reach_b_words_but_never_past_a_line_or_the_corpus(line_starts):
+    n, window = 40, 4
+    b = dynamic_windows(n, window, np.random.default_rng(1))
+    sent = sentence_ids(n, line_starts)
+    left, right = window_extents(b, sent)
+    line = np.zeros(n, dtype=int) if sent is None else sent
+    for i in range(n):  # the definition, position by position
+        ctx = [j for j in range(n) if j != i and abs(j - i) <= b[i] and line[j] == line[i]]
+        span = list(range(i - left[i], i)) + list(range(i + 1, i + right[i] + 1))
+        assert span == ctx, (i, span, ctx)
 
 
 def test_context_pairs_respect_window_and_lines():

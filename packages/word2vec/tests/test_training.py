@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from pmt.word2vec import Word2Vec, Word2VecConfig, evaluate_analogies, read_text
+from pmt.word2vec.sampling import window_extents
 
 
 def _planted_corpus(n_sentences=6000, seed=0):
@@ -65,6 +66,8 @@ def test_config_errors_name_the_value():
         Word2VecConfig(model="glove")
     with pytest.raises(ValueError, match="window must be a positive integer, got 0"):
         Word2VecConfig(window=0)
+    with pytest.raises(ValueError, match="share_negatives must be a positive integer, got 0"):
+        Word2VecConfig(model="cbow", share_negatives=0)
     w2v = Word2Vec(dim=4, min_count=1)
     w2v.build_vocab("a b c")
     with pytest.raises(ValueError, match=r"ids must lie in \[0, 3\)"):
@@ -85,3 +88,47 @@ def test_real_corpus_slice_beats_untrained_vectors_on_analogies(model):
     assert res.attempted > 2000 and res.oov > 0
     # 370k words, one epoch: measured 0.49 % (skip-gram) and 0.26 % (CBOW); random vectors ~0.
     assert res.accuracy > 0.0015 > untrained
+
+
+class _FixedNegatives:
+    """A stand-in NegativeSampler returning given ids, so a batch can be replayed by hand."""
+
+    def __init__(self, ids):
+        self.ids = np.asarray(ids, dtype=np.int32)
+
+    def sample(self, shape, rng):
+        return self.ids.reshape(shape)
+
+
+@pytest.mark.parametrize("share", [1, 2])
+def test_cbow_batch_update_equals_per_centre_word2vec_updates(share):
+    """One CBOW batch = the sum of word2vec's per-centre updates, all scored at the batch start."""
+    rng = np.random.default_rng(0)
+    V, D, W, K, alpha = 7, 5, 2, 3, 0.1
+    w2v = Word2Vec(model="cbow", dim=D, window=W, negative=K, min_count=1, share_negatives=share)
+    w2v.build_vocab(" ".join(f"w{i}" for i in range(V)))
+    w2v.W_in[:] = rng.standard_normal((V, D))
+    w2v.W_out[:] = rng.standard_normal((V, D))
+    stream = rng.integers(0, V, 12).astype(np.int32)
+    b = np.array([2, 1, 2, 2, 1, 2, 2, 2, 1, 2, 2, 1])
+    left, right = window_extents(b, np.repeat([0, 1], [5, 7]))  # a line break before position 5
+    s, e = 2, 10                                                # centres 2..9, 8 of them
+    n = (e - s) // share
+    negs = rng.integers(0, V, n * K)
+    W_in, W_out = w2v.W_in.astype(np.float64), w2v.W_out.astype(np.float64)
+    want_in, want_out = W_in.copy(), W_out.copy()
+    sig = lambda x: 1 / (1 + np.exp(-x))
+    for p in range(s, e):
+        ctx = [j for j in range(p - left[p], p + right[p] + 1) if j != p]
+        h = W_in[stream[ctx]].mean(axis=0)
+        draw = negs[((p - s) % n) * K:((p - s) % n + 1) * K]  # centre p uses draw p mod n
+        err = np.zeros(D)
+        for word, label in [(stream[p], 1.0)] + [(k, 0.0) for k in draw]:
+            grad = alpha * (label - sig(h @ W_out[word]))
+            err += grad * W_out[word]
+            want_out[word] += grad * h
+        for j in ctx:
+            want_in[stream[j]] += err
+    w2v._cbow_step(stream, left, right, s, e, alpha, _FixedNegatives(negs), rng)
+    assert np.allclose(w2v.W_in, want_in, atol=1e-5)
+    assert np.allclose(w2v.W_out, want_out, atol=1e-5)

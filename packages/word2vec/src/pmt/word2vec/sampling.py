@@ -49,6 +49,39 @@ def dynamic_windows(n: int, window: int, rng) -> np.ndarray:
     return rng.integers(1, window + 1, size=n, dtype=np.int8)
 
 
+def window_extents(b, sent=None):
+    """How far each centre's context reaches on each side: its window b, cut at its line's ends.
+
+    The context of centre i is the positions i - left[i] .. i + right[i] except i itself (a
+    contiguous range, because b only bounds the distance and lines are contiguous).
+
+    Args:
+        b: (n,) int effective windows (from `dynamic_windows`).
+        sent: (n,) nondecreasing sentence numbers (from `sentence_ids`), or None for one line.
+
+    Returns:
+        left, right: (n,) int8, 0 <= left, right <= b.
+
+    Example:
+        >>> window_extents(np.array([2, 2, 1, 2]), np.array([0, 0, 1, 1]))
+        (array([0, 1, 0, 1], dtype=int8), array([1, 0, 1, 0], dtype=int8))
+    """
+    b = np.asarray(b)
+    n = len(b)
+    pos = np.arange(n, dtype=np.int32)
+    if sent is None or n == 0:
+        to_start, to_end = pos, (n - 1) - pos
+    else:
+        first = np.empty(n, dtype=bool)  # True where a line begins
+        first[0] = True
+        np.not_equal(sent[1:], sent[:-1], out=first[1:])
+        last = np.empty(n, dtype=bool)   # True where a line ends
+        last[:-1], last[-1] = first[1:], True
+        to_start = pos - np.maximum.accumulate(np.where(first, pos, 0))
+        to_end = np.minimum.accumulate(np.where(last, pos, n - 1)[::-1])[::-1] - pos
+    return np.minimum(b, to_start).astype(np.int8), np.minimum(b, to_end).astype(np.int8)
+
+
 def context_pairs(ids, window: int, rng, line_starts=None):
     """All (centre, context) pairs of `ids` with dynamic windows, as two aligned arrays.
 

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--alpha", type=float, default=None, help="initial rate (0.025 skipgram, 0.05 cbow)")
     ap.add_argument("--batch", type=int, default=None, help="centre words per update")
+    ap.add_argument("--share-negatives", type=int, default=2,
+                    help="CBOW: centres sharing one draw of negatives (1 = a fresh draw per centre, as word2vec.c)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=None, help="save vectors here (.bin = binary, else text format)")
     ap.add_argument("--questions", default="analogy", help="questions-words.txt path, or 'analogy'")
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     cfg = dict(model=a.model, dim=a.dim, window=a.window, negative=a.negative, sample=a.sample,
-               min_count=a.min_count, max_vocab=a.max_vocab, epochs=a.epochs, alpha=a.alpha, seed=a.seed)
+               min_count=a.min_count, max_vocab=a.max_vocab, epochs=a.epochs, alpha=a.alpha, seed=a.seed,
+               share_negatives=a.share_negatives)
     if a.batch is not None:
         cfg["batch"] = a.batch
     try:
