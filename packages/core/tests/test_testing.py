@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from pmt.core.datasets import DatasetSpec, RemoteFile, register, unregister
@@ -49,6 +51,8 @@ def test_corrupt_dataset_fails_when_data_is_required(spec, monkeypatch):
 def test_without_pmt_data_dir_the_monorepo_mirror_is_used(monkeypatch):
     mirror = _monorepo_data_dir()
     if mirror is None or not (mirror / "analogy").is_dir():
+        if os.environ.get("PMT_REQUIRE_DATA") == "1":
+            pytest.fail("PMT_REQUIRE_DATA=1 but there is no data mirror beside this checkout")
         pytest.skip("no data mirror beside this checkout")
     monkeypatch.delenv("PMT_DATA_DIR", raising=False)
     paths = require_dataset("analogy")
