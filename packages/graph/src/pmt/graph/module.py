@@ -206,35 +206,6 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
-    """Apply modules one after another: y = f_n(... f_2(f_1(x))).
-
-    Example:
-        >>> Sequential(Linear(784, 128), ReLU(), Linear(128, 10))
-    """
-
-    def __init__(self, *layers):
-        super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, expected a Module")
-            setattr(self, str(i), layer)
-
-    def forward(self, x):
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
-
-    def __getitem__(self, i):
-        return list(self._modules.values())[i]
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
 class ModuleList(Module):
     """A list of modules whose parameters are registered (a plain list would hide them).
 
@@ -261,6 +232,25 @@ class ModuleList(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class Sequential(ModuleList):
+    """Apply modules one after another: y = f_n(... f_2(f_1(x))). Indexable like a `ModuleList`.
+
+    Example:
+        >>> Sequential(Linear(784, 128), ReLU(), Linear(128, 10))
+    """
+
+    def __init__(self, *layers):
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, expected a Module")
+        super().__init__(layers)
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
 
 
 class ModuleDict(Module):
