@@ -121,3 +121,12 @@ def test_word_vectors_initialise_known_rows_and_check_dimension(tmp_path):
     assert table.tolist() == [[0, 0], [0, 0], [1, 2], [3, 4]]
     with pytest.raises(ValueError, match="dimension 2"):
         _load_vectors(path, vocab, np.zeros((4, 3), np.float32))
+
+
+def test_cli_reports_bad_input_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "pmt.transformer.ner", "tag", "EU", "--model", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "pmt-ner: error:" in r.stderr and "not a ner run folder" in r.stderr and "Traceback" not in r.stderr

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from pmt.core.checkpoint import CheckpointError
+from pmt.core.datasets import DatasetError
 
 
 def read_config(run_dir, task: str) -> dict:
@@ -31,9 +32,17 @@ def best_checkpoint(run_dir) -> Path:
 def run_cli(parser, argv=None):
     """Parse argv and run the chosen sub-command.
 
-    From the shell (argv None) it returns 0 for `sys.exit`; called with a list (tests,
-    notebooks) it returns what the sub-command returned, e.g. `train`'s history.
+    From the shell (argv None) it returns 0 for `sys.exit`, and bad input ends the program with
+    one line naming the problem and exit status 2. Called with a list (tests, notebooks) it
+    returns what the sub-command returned, e.g. `train`'s history, and lets errors propagate.
     """
     args = parser.parse_args(argv)
-    result = args.func(args)
-    return result if argv is not None else 0
+    if argv is not None:
+        return args.func(args)
+    try:
+        args.func(args)
+    except (OSError, ValueError, CheckpointError, DatasetError) as e:
+        # Bad input (a missing file, a malformed row, a corrupt checkpoint): one clear line,
+        # not a traceback.
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    return 0
