@@ -86,10 +86,12 @@ def parse_args(argv=None):
 
 def _load(args):
     """The dataset asked for; with --demo and no --dataset, the first one installed."""
-    if args.dataset is not None:
-        return args.dataset, load_mnist(args.dataset)
-    if not args.demo:
-        return "mnist", load_mnist("mnist")
+    if args.dataset is not None or not args.demo:
+        name = args.dataset or "mnist"
+        try:
+            return name, load_mnist(name)
+        except (DatasetError, FileNotFoundError) as e:
+            raise SystemExit(f"pmt-mnist: {e}") from None
     errors = []
     for name in DATASETS:
         try:

@@ -199,6 +199,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="output folder (default runs/toy-<task>)")
     a = ap.parse_args(argv)
+    for name in ("steps", "batch_size", "eval_every"):
+        if getattr(a, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
+    if not a.lr > 0:
+        ap.error(f"--lr must be > 0, got {a.lr}")
     out = Path(a.out or f"runs/toy-{a.task}")
     r = train_toy(a.task, steps=a.steps, batch_size=a.batch_size, lr=a.lr, eval_every=a.eval_every,
                   seed=a.seed, out_dir=out)
