@@ -22,50 +22,32 @@ import statistics
 import sys
 from pathlib import Path
 
-from .common import REPO, Row, median_time, report, run_reference
+from .common import REPO, Row, bare_epoch, median_time, report, run_reference
 
 HERE = Path(__file__).resolve().parent
 LR, RATE = 1e-3, 0.25
 
 
 def graph_epoch_fn(x, y, batch_size, seed=0):
-    from pmt.core import Adam, get_rng
+    from pmt.core import Adam
     from pmt.core import seed as set_seed
     from pmt.graph import cross_entropy
     from pmt.graph.examples.mnist_mlp import make_mlp
     set_seed(seed)
     model = make_mlp(dropout=RATE)
     opt = Adam(model.parameters(), lr=LR)
-
-    def epoch():
-        order = get_rng().permutation(len(x))
-        model.train()
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad()
-            model.train_step((x[idx], y[idx]), cross_entropy)
-            opt.step()
-    return epoch
+    return bare_epoch(model, opt, cross_entropy, x, y, batch_size)
 
 
 def mlp_epoch_fn(x, y, batch_size, seed=0):
-    from pmt.core import Adam, get_rng
+    from pmt.core import Adam
     from pmt.core import seed as set_seed
     from pmt.mlp import CategoricalCrossEntropy, Dense, Dropout, ReLU, Sequential
     set_seed(seed)
     model = Sequential([Dense(128), ReLU(), Dropout(RATE), Dense(64), ReLU(), Dropout(RATE), Dense(10)],
                        input_shape=(784,))
     opt, loss = Adam(model.parameters(), lr=LR), CategoricalCrossEntropy(input="logits")
-
-    def epoch():
-        order = get_rng().permutation(len(x))
-        model.train()
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad()
-            model.train_step((x[idx], y[idx]), loss)
-            opt.step()
-    return epoch
+    return bare_epoch(model, opt, loss, x, y, batch_size)
 
 
 def tape_cost_rows(chain: int = 100, calls: int = 50) -> list:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import REPO, Row, report, run_reference
+from .common import REPO, Row, bare_epoch, report, run_reference
 
 HERE = Path(__file__).resolve().parent
 RATE, LR, B1, B2, EPS = 0.25, 1e-3, 0.9, 0.999, 1e-8
@@ -140,18 +140,8 @@ def trainer_epoch_fn(x, y, batch_size):
 
 
 def bare_epoch_fn(x, y, batch_size):
-    from pmt.core import get_rng
     model, opt, loss = build_ours(batch_size)
-
-    def epoch():
-        order = get_rng().permutation(len(x))
-        model.train()
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad()
-            model.train_step((x[idx], y[idx]), loss)
-            opt.step()
-    return epoch
+    return bare_epoch(model, opt, loss, x, y, batch_size)
 
 
 def example_peak_memory(dataset) -> dict | None:

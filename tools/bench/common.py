@@ -169,3 +169,21 @@ def report(name: str, rows, json_path=None) -> dict:
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"(written to {path})")
     return out
+
+
+def bare_epoch(model, opt, loss, x, y, batch_size):
+    """A function running one shuffled epoch of `model.train_step` + `opt.step` with no Trainer.
+
+    The framework-free loop the benchmarks time a model with (shuffles from pmt.core's generator).
+    """
+    from pmt.core import get_rng
+
+    def epoch():
+        order = get_rng().permutation(len(x))
+        model.train()
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            opt.zero_grad()
+            model.train_step((x[idx], y[idx]), loss)
+            opt.step()
+    return epoch
