@@ -1,9 +1,21 @@
-"""Length-bucketed batches of encoded pairs, in the shape the Trainer and PairClassifier expect."""
+"""Length-bucketed batches of encoded pairs, in the shape the Trainer and PairClassifier expect.
+
+"Is q1 a duplicate of q2?" has the same answer as "is q2 a duplicate of q1?", but a
+cross-encoder reads `[CLS] q1 [SEP] q2 [SEP]` and sees the two orders as different inputs.
+Two cheap uses of that symmetry:
+
+- training (`swap="random"`): every epoch, each pair is shown in a fresh random order, so
+  the model cannot learn anything from which question came first (data augmentation);
+- evaluation (`swap="both"`): every batch carries both orders, and
+  `PairClassifier.eval_step` averages the two predicted probabilities.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from pmt.core import bucket_batches
+
+_SWAP_MODES = (None, "random", "both")
 
 
 class PairBatches:
@@ -15,19 +27,35 @@ class PairBatches:
         batch_size: pairs per batch.
         shuffle: bucket by length with a fresh shuffle every epoch (training); else keep the
             file order (evaluation, so outputs line up with the rows).
-        seed: seeds the shuffle (epoch e uses default_rng((seed, e))).
+        seed: seeds the shuffle and the random swaps (epoch e uses default_rng((seed, e))).
+        swapped: optional `(ids, segments)` of the same pairs encoded in the other order
+            (q2 first), required by the swap modes.
+        swap: None (one order), "random" (each pair in a random order, redrawn every epoch)
+            or "both" (batches are `(ids, segments, ids_swapped, segments_swapped, labels)`).
 
     Bucketing groups pairs of similar length, so a batch is rarely more than a few percent padding
-    and its width is its longest member, not the global maximum.
+    and its width is its longest member, not the global maximum.  Swapping keeps the length:
+    longest-first truncation cuts the same number of tokens whichever question comes first.
     """
 
-    def __init__(self, ids, segments, lengths, labels, batch_size=32, shuffle=True, seed=None):
+    def __init__(self, ids, segments, lengths, labels, batch_size=32, shuffle=True, seed=None,
+                 swapped=None, swap=None):
+        if swap not in _SWAP_MODES:
+            raise ValueError(f"PairBatches: swap must be one of {_SWAP_MODES}, got {swap!r}")
+        if swap is not None and swapped is None:
+            raise ValueError(f"PairBatches: swap={swap!r} needs swapped=(ids, segments) of the reversed pairs")
+        if swapped is not None and (np.shape(swapped[0]) != np.shape(ids) or np.shape(swapped[1]) != np.shape(ids)):
+            raise ValueError(f"PairBatches: swapped arrays must have the shape of ids {np.shape(ids)}, got "
+                             f"{np.shape(swapped[0])} and {np.shape(swapped[1])}")
         self.ids, self.segments, self.labels = ids, segments, labels
+        self.swapped, self.swap, self.seed = swapped, swap, seed
         self.lengths = np.asarray(lengths)
         self.batch_size, self.shuffle = batch_size, shuffle
         self.index = bucket_batches(self.lengths, batch_size, shuffle=True, seed=seed) if shuffle else None
+        self.epoch = 0
 
     def set_epoch(self, epoch):
+        self.epoch = epoch
         if self.index is not None:
             self.index.set_epoch(epoch)
 
@@ -38,6 +66,19 @@ class PairBatches:
         order = self.index if self.index is not None else (
             np.arange(i, min(i + self.batch_size, len(self.lengths)))
             for i in range(0, len(self.lengths), self.batch_size))
+        epoch, self.epoch = self.epoch, self.epoch + 1      # like the shuffle: each pass is a new epoch
+        if self.swap == "random":
+            # A stream of its own (not the shuffle's), so turning swaps on leaves the batch order as it was.
+            flip = np.random.default_rng((self.seed or 0, epoch, 1)).random(len(self.lengths)) < 0.5
         for idx in order:
             width = int(self.lengths[idx].max())
-            yield self.ids[idx, :width], self.segments[idx, :width], self.labels[idx]
+            ids, segs = self.ids[idx, :width], self.segments[idx, :width]
+            if self.swap is None:
+                yield ids, segs, self.labels[idx]
+                continue
+            ids_sw, segs_sw = self.swapped[0][idx, :width], self.swapped[1][idx, :width]
+            if self.swap == "both":
+                yield ids, segs, ids_sw, segs_sw, self.labels[idx]
+            else:
+                f = flip[idx, None]
+                yield np.where(f, ids_sw, ids), np.where(f, segs_sw, segs), self.labels[idx]

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,17 @@ def _encode(tok, data, max_len):
     return enc.input_ids, enc.segment_ids, enc.lengths
 
 
-def _batches(tok, data, max_len, batch_size, shuffle, seed_=None):
+def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None):
+    """PairBatches of `data`; with `swap` ("random" or "both") the q2-first encoding too."""
     ids, segs, lengths = _encode(tok, data, max_len)
+    swapped = None
+    if swap is not None:
+        from .data import QQPData
+        flipped = QQPData(data.question2, data.question1, data.labels, data.ids)
+        ids_sw, segs_sw, _ = _encode(tok, flipped, max_len)
+        swapped = (ids_sw, segs_sw)
     labels = data.labels if data.labels is not None else np.zeros(len(data), np.int64)
-    return PairBatches(ids, segs, lengths, labels, batch_size, shuffle, seed_)
+    return PairBatches(ids, segs, lengths, labels, batch_size, shuffle, seed_, swapped=swapped, swap=swap)
 
 
 def load_run(run_dir):
@@ -55,14 +63,20 @@ def load_run(run_dir):
     return model, tok, cfg
 
 
-def predict_proba(model, tok, q1, q2, max_len, batch_size=256):
-    """P(duplicate) for each pair: (N,) float array."""
+def predict_proba(model, tok, q1, q2, max_len, batch_size=256, symmetric=True):
+    """P(duplicate) for each pair: (N,) float array.
+
+    symmetric: average the predictions for (q1, q2) and (q2, q1) (see qqp/batching.py).
+    """
     from .data import QQPData
     data = QQPData(list(q1), list(q2), None, [str(i) for i in range(len(q1))])
     out = []
     with no_grad():
-        for ids, segs, _ in _batches(tok, data, max_len, batch_size, shuffle=False):
-            out.append(softmax(model(ids, segs), axis=-1).data[:, 1])
+        for batch in _batches(tok, data, max_len, batch_size, shuffle=False, swap="both" if symmetric else None):
+            if symmetric:
+                out.append(np.exp(model.symmetric_log_proba(*batch[:4])[:, 1]))
+            else:
+                out.append(softmax(model(*batch[:2]), axis=-1).data[:, 1])
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
@@ -87,8 +101,9 @@ def cmd_train(a):
         tok = Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
         tok.save(out / "vocab.txt")
     print(f"tokenizer: {tok.vocab_size:,} tokens ({time.perf_counter() - t0:.1f} s)")
-    train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed)
-    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False)
+    train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed,
+                       swap="random" if a.swap else None)
+    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None)
     mcfg = PairClassifierConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.max_len, a.dropout, a.pooling)
     model = PairClassifier(mcfg)
     cfg = {"model": mcfg.to_dict(), "train": {k: v for k, v in vars(a).items() if k != "func"},
@@ -96,7 +111,8 @@ def cmd_train(a):
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
     total = a.epochs * len(train_b)
     opt = Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
-    trainer = Trainer(model, opt, cross_entropy, metrics={"acc": accuracy, "f1": f1_score},
+    loss = partial(cross_entropy, label_smoothing=a.label_smoothing) if a.label_smoothing else cross_entropy
+    trainer = Trainer(model, opt, loss, metrics={"acc": accuracy, "f1": f1_score},
                       schedule=WarmupLinear(a.lr, min(a.warmup, total), total), clip_norm=a.clip,
                       checkpoint_dir=out,
                       callbacks=[ModelCheckpoint(out, save_best_only=True, monitor="val_acc")])
@@ -118,7 +134,8 @@ def cmd_eval(a):
     print(data.summary())
     if data.labels is None:
         raise SystemExit(f"{a.data} has no is_duplicate column: nothing to score (use predict)")
-    p = predict_proba(model, tok, data.question1, data.question2, cfg["model"]["max_len"])
+    p = predict_proba(model, tok, data.question1, data.question2, cfg["model"]["max_len"],
+                      symmetric=not a.one_order)
     y = data.labels
     print(f"pairs {len(y):,}  accuracy {accuracy(p, y) * 100:.2f}%  F1 {f1_score(p, y) * 100:.2f}%  "
           f"precision {precision(p, y) * 100:.2f}%  recall {recall(p, y) * 100:.2f}%")
@@ -126,7 +143,8 @@ def cmd_eval(a):
 
 def cmd_predict(a):
     model, tok, cfg = load_run(a.model)
-    p = predict_proba(model, tok, [a.question1], [a.question2], cfg["model"]["max_len"])[0]
+    p = predict_proba(model, tok, [a.question1], [a.question2], cfg["model"]["max_len"],
+                      symmetric=not a.one_order)[0]
     print(f"P(duplicate) = {p:.4f}")
 
 
@@ -164,17 +182,26 @@ def build_parser():
     t.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     t.add_argument("--warmup", type=int, default=2000, help="warm-up steps")
     t.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip")
+    t.add_argument("--label-smoothing", type=float, default=0.0, help="ε of label-smoothed cross-entropy")
+    t.add_argument("--swap", action=argparse.BooleanOptionalAction, default=True,
+                   help="show each training pair in a random question order, redrawn every epoch")
+    t.add_argument("--symmetric-eval", action=argparse.BooleanOptionalAction, default=True,
+                   help="validate on the mean prediction of both question orders")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="accuracy and F1 on any GLUE-format QQP file")
     e.add_argument("--data", required=True, help="TSV with question1, question2, is_duplicate columns")
+    e.add_argument("--one-order", action="store_true",
+                   help="score (q1, q2) only, instead of the mean over both question orders")
     e.add_argument("--model", default="runs/qqp", help="run folder written by train")
     e.add_argument("--max-rows", type=int)
     e.set_defaults(func=cmd_eval)
     q = sub.add_parser("predict", help="duplicate probability of one pair")
     q.add_argument("question1")
     q.add_argument("question2")
+    q.add_argument("--one-order", action="store_true",
+                   help="score (q1, q2) only, instead of the mean over both question orders")
     q.add_argument("--model", default="runs/qqp")
     q.set_defaults(func=cmd_predict)
     h = sub.add_parser("attention", help="attention heat-map PNG for one pair")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Module, Tensor, sum as tsum
+from pmt.graph import Module, Tensor, no_grad, sum as tsum
 
 from ..attention_kernel import padding_mask
 from ..encoder import TransformerEncoder
@@ -85,6 +85,32 @@ class PairClassifier(Module):
             w = (real / np.maximum(real.sum(1, keepdims=True), 1)).astype(h.dtype)[..., None]
             pooled = tsum(h * Tensor(w), axis=1)                      # (B, d)
         return self.head(pooled)                                      # (B, classes)
+
+    def symmetric_log_proba(self, ids, segments, ids_swapped, segments_swapped):
+        """log of the mean of the class probabilities of both orders, (batch, classes) ndarray.
+
+        p = (softmax(f(q1, q2)) + softmax(f(q2, q1))) / 2: the prediction no longer depends on
+        which question came first.  Its log works as logits: softmax(log p) = p, so cross-entropy
+        and argmax read it unchanged.  No graph is recorded (evaluation only).
+        """
+        with no_grad():
+            a = self(ids, segments).data
+            b = self(ids_swapped, segments_swapped).data
+        # log-softmax of each, then log((e^la + e^lb) / 2), kept stable with logaddexp.
+        la = a - np.logaddexp.reduce(a, axis=-1, keepdims=True)
+        lb = b - np.logaddexp.reduce(b, axis=-1, keepdims=True)
+        return np.logaddexp(la, lb) - np.log(2.0, dtype=a.dtype)
+
+    def eval_step(self, batch, loss):
+        """As `Module.eval_step`; a batch `(ids, segs, ids_swapped, segs_swapped, labels)` is scored
+        on both question orders (see `symmetric_log_proba`)."""
+        if len(batch) != 5:
+            return super().eval_step(batch, loss)
+        *inputs, targets = batch
+        out = self.symmetric_log_proba(*inputs)
+        with no_grad():
+            value = loss(Tensor(out), targets)
+        return float(value.data), out
 
     def extra_repr(self):
         return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
