@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch", type=int, default=None, help="centre words per update")
     ap.add_argument("--share-negatives", type=int, default=2,
                     help="CBOW: centres sharing one draw of negatives (1 = a fresh draw per centre, as word2vec.c)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes training at once on shared tables (Hogwild, like gensim's workers); "
+                         "1 is reproducible from the seed")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=None, help="save vectors here (.bin = binary, else text format)")
     ap.add_argument("--questions", default="analogy", help="questions-words.txt path, or 'analogy'")
@@ -53,7 +56,7 @@ def main(argv=None) -> int:
     a = build_parser().parse_args(argv)
     cfg = dict(model=a.model, dim=a.dim, window=a.window, negative=a.negative, sample=a.sample,
                min_count=a.min_count, max_vocab=a.max_vocab, epochs=a.epochs, alpha=a.alpha, seed=a.seed,
-               share_negatives=a.share_negatives)
+               share_negatives=a.share_negatives, workers=a.workers)
     if a.batch is not None:
         cfg["batch"] = a.batch
     try:

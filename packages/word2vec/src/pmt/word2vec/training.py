@@ -81,6 +81,9 @@ class Word2VecConfig:
             apart, so their contexts are unrelated.  Measured (README): 2 runs 1.4x as fast as
             1 and scored 0.5 points lower after 5 epochs on gutenberg8, 4 runs 1.65x as fast
             and scored 1.5 points lower.  Skip-gram always shares one draw per window.
+        workers: processes that train at once on shared tables (Hogwild, like word2vec.c's
+            threads and gensim's workers).  1 is bit-for-bit reproducible from the seed; more
+            is faster on several cores but the interleaving of updates varies run to run.
         seed: random seed for initialisation, subsampling, windows and negatives.
     """
 
@@ -96,12 +99,13 @@ class Word2VecConfig:
     min_alpha_ratio: float = 1e-4
     batch: int | None = None
     share_negatives: int = 2
+    workers: int = 1
     seed: int = 1
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        for name in ("dim", "window", "negative", "epochs", "min_count", "share_negatives"):
+        for name in ("dim", "window", "negative", "epochs", "min_count", "share_negatives", "workers"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -192,7 +196,7 @@ class Word2Vec:
             raise RuntimeError("Word2Vec: no vocabulary yet; call build_vocab or fit first")
         return KeyedVectors(self.vocab.words, self.W_in, counts=self.vocab.counts)
 
-    def train(self, ids, line_starts=None, progress: bool = False, epoch_callback=None):
+    def train(self, ids, line_starts=None, progress: bool = False, epoch_callback=None, workers=None):
         """Run `config.epochs` passes of SGD over the encoded corpus `ids`.
 
         Args:
@@ -200,6 +204,9 @@ class Word2Vec:
             line_starts: (L,) sentence start positions, or None.
             progress: show a tqdm bar in words/s (raw corpus words, as gensim reports).
             epoch_callback: called as fn(epoch, self) after each epoch.
+            workers: processes training at once (default `config.workers`); more than 1 runs
+                Hogwild on shared tables (`pmt.word2vec.parallel`), which is faster on several
+                cores but not bit-for-bit reproducible.
 
         Returns:
             self.history.
@@ -214,6 +221,12 @@ class Word2Vec:
             raise ValueError(f"ids must lie in [0, {len(self.vocab)}), got range "
                              f"[{ids.min()}, {ids.max()}]")
         ids = ids.astype(np.int32, copy=False)
+        workers = c.workers if workers is None else workers
+        if not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        if workers > 1:
+            from .parallel import train_hogwild
+            return train_hogwild(self, ids, line_starts, workers, progress, epoch_callback)
         rng = np.random.default_rng((c.seed, 1))
         keep_p = keep_probabilities(self.vocab.counts, c.sample)
         sampler = NegativeSampler(self.vocab.counts)
@@ -223,42 +236,65 @@ class Word2Vec:
         if progress:
             from tqdm import tqdm
             bar = tqdm(total=total, unit="w", unit_scale=True, desc=c.model, smoothing=0.1)
-        step = self._skipgram_step if c.model == "skipgram" else self._cbow_step
-        # The updates of a batch are summed, so a row met m times in one batch takes an m-fold
-        # step; with a tiny vocabulary m grows with the batch and SGD diverges.  Keep batches
-        # small relative to the vocabulary (a no-op for real corpora: V // 8 >> 256).
-        batch = min(c.batch, max(16, len(self.vocab) // 8))
-        alpha = c.alpha
         for epoch in range(c.epochs):
             t0, c0 = time.perf_counter(), time.process_time()
-            raw_pos = np.flatnonzero(subsample(ids, keep_p, rng))  # fresh draw every epoch
-            stream = ids[raw_pos]
-            sent = None if sent_all is None else sent_all[raw_pos]
-            # Each centre's context: positions p - left[p] .. p + right[p] (a dynamic window
-            # b in 1..window, cut at the ends of its line).
-            left, right = window_extents(dynamic_windows(len(stream), c.window, rng), sent)
             done_before = epoch * len(ids)
-            last = 0
-            for s in range(0, len(stream), batch):
-                e = min(s + batch, len(stream))
-                seen = done_before + int(raw_pos[e - 1]) + 1
-                alpha = c.alpha * max(1.0 - seen / total, c.min_alpha_ratio)
-                step(stream, left, right, s, e, alpha, sampler, rng)
+            shown = [0]
+
+            def rate(done):  # words of this pass done -> learning rate; moves the bar
                 if bar is not None:
-                    bar.update(seen - done_before - last)
-                    last = seen - done_before
+                    bar.update(done - shown[0])
+                    shown[0] = done
+                return c.alpha * max(1.0 - (done_before + done) / total, c.min_alpha_ratio)
+
+            trained, alpha = self.train_pass(ids, sent_all, keep_p, sampler, rng, rate)
             if bar is not None:
-                bar.update(len(ids) - last)
+                bar.update(len(ids) - shown[0])
             dt, dc = time.perf_counter() - t0, time.process_time() - c0
-            # CPU seconds too: on a shared machine wall-clock speed says more about the neighbours.
-            self.history.append({"epoch": epoch + 1, "words": int(len(ids)), "trained_words": int(len(stream)),
-                                 "seconds": dt, "cpu_seconds": dc, "words_per_s": len(ids) / max(dt, 1e-9),
-                                 "words_per_cpu_s": len(ids) / max(dc, 1e-9), "alpha": alpha})
+            self._record_epoch(epoch, len(ids), trained, dt, dc, alpha)
             if epoch_callback is not None:
                 epoch_callback(epoch, self)
         if bar is not None:
             bar.close()
         return self.history
+
+    def _record_epoch(self, epoch, words, trained, seconds, cpu_seconds, alpha):
+        # CPU seconds too: on a shared machine wall-clock speed says more about the neighbours.
+        self.history.append({"epoch": epoch + 1, "words": int(words), "trained_words": int(trained),
+                             "seconds": seconds, "cpu_seconds": cpu_seconds,
+                             "words_per_s": words / max(seconds, 1e-9),
+                             "words_per_cpu_s": words / max(cpu_seconds, 1e-9), "alpha": alpha})
+
+    def train_pass(self, ids, sent, keep_p, sampler, rng, rate):
+        """One epoch of SGD over `ids` (all of the corpus, or one worker's part of it).
+
+        Args:
+            ids: (n,) int32 word ids.  sent: (n,) sentence numbers or None.
+            keep_p: (V,) subsampling keep probabilities.  sampler: a `NegativeSampler`.
+            rng: the generator for subsampling, windows and negatives.
+            rate: fn(words of `ids` done so far) -> learning rate of the next batch.
+
+        Returns:
+            (centre words trained after subsampling, the last learning rate).
+        """
+        c = self.config
+        step = self._skipgram_step if c.model == "skipgram" else self._cbow_step
+        # The updates of a batch are summed, so a row met m times in one batch takes an m-fold
+        # step; with a tiny vocabulary m grows with the batch and SGD diverges.  Keep batches
+        # small relative to the vocabulary (a no-op for real corpora: V // 8 >> 256).
+        batch = min(c.batch, max(16, len(self._tables) // 2 // 8))
+        raw_pos = np.flatnonzero(subsample(ids, keep_p, rng))  # fresh draw every epoch
+        stream = ids[raw_pos]
+        sent = None if sent is None else sent[raw_pos]
+        # Each centre's context: positions p - left[p] .. p + right[p] (a dynamic window
+        # b in 1..window, cut at the ends of its line).
+        left, right = window_extents(dynamic_windows(len(stream), c.window, rng), sent)
+        alpha = rate(0)
+        for s in range(0, len(stream), batch):
+            e = min(s + batch, len(stream))
+            alpha = rate(int(raw_pos[e - 1]) + 1)
+            step(stream, left, right, s, e, alpha, sampler, rng)
+        return len(stream), alpha
 
     # ---- one batch --------------------------------------------------------------------------
     def _window(self, stream, left, right, s, e):
