@@ -4,10 +4,11 @@
     python -m tools.bench word2vec --max-chars 0 --epochs 5   # the README's full runs
 
 Both sides use the same corpus slice and settings (dim 100, window 5, negative 5, sample 1e-3,
-min_count 5).  gensim runs in its own process (tools/bench/ref_gensim_word2vec.py, 2 workers)
+min_count 5), and by default 2 workers each (ours: processes, pmt.word2vec.parallel; gensim:
+threads).  gensim runs in its own process (tools/bench/ref_gensim_word2vec.py)
 through `run_reference`; without a gensim interpreter, ours is reported alone.  words/s
 counts raw corpus words per second of training (vocabulary building excluded), as gensim does;
-words/CPU-s divides by the CPU time of all the process's threads (gensim: its 2 workers), which
+words/CPU-s divides by the CPU time of all the workers, which
 a busy shared machine disturbs far less than wall-clock time.
 """
 from __future__ import annotations
@@ -21,17 +22,18 @@ from .common import Row, report, run_reference
 HERE = Path(__file__).resolve().parent
 
 
-def _ours(corpus, questions, model, epochs, max_chars):
+def _ours(corpus, questions, model, epochs, max_chars, workers):
     from pmt.word2vec import Word2Vec, evaluate_analogies, read_text
 
     text = read_text(corpus, max_chars=max_chars)
-    w2v = Word2Vec(model=model, epochs=epochs)
+    w2v = Word2Vec(model=model, epochs=epochs, workers=workers)
     w2v.build_vocab(text)
     ids, starts = w2v.vocab.encode(text)
     del text
-    t0, c0 = time.perf_counter(), time.process_time()
-    w2v.train(ids, starts)
-    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    t0 = time.perf_counter()
+    w2v.train(ids, starts)                                   # worker start-up included
+    dt = time.perf_counter() - t0
+    dc = sum(h["cpu_seconds"] for h in w2v.history)         # all workers' CPU time
     res = evaluate_analogies(w2v.wv, questions, restrict_vocab=30000)
     return {"words_per_s": epochs * len(ids) / dt, "words_per_cpu_s": epochs * len(ids) / dc,
             "accuracy": res.accuracy, "semantic": res.semantic, "syntactic": res.syntactic,
@@ -43,6 +45,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-chars", type=int, default=20_000_000, help="0 = the whole corpus")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--models", default="skipgram,cbow")
+    ap.add_argument("--workers", type=int, default=2, help="our worker processes (gensim: --ref-workers)")
+    ap.add_argument("--ref-workers", type=int, default=2, help="gensim worker threads")
     ap.add_argument("--no-ref", action="store_true", help="skip gensim")
     a = ap.parse_args(argv)
     from pmt.word2vec.analogy import _dataset_file
@@ -54,16 +58,17 @@ def main(argv=None) -> int:
     where = f"gutenberg8{'' if max_chars is None else f' first {max_chars:,} chars'}, {a.epochs} epoch(s)"
     rows = []
     for model in a.models.split(","):
-        ours = _ours(corpus, questions, model, a.epochs, max_chars)
+        ours = _ours(corpus, questions, model, a.epochs, max_chars, a.workers)
         ref = None
         if not a.no_ref:
-            args = ["--corpus", corpus, "--questions", questions, "--model", model, "--epochs", a.epochs]
+            args = ["--corpus", corpus, "--questions", questions, "--model", model, "--epochs", a.epochs,
+                    "--workers", a.ref_workers]
             if max_chars:
                 args += ["--max-chars", max_chars]
             ref = run_reference(HERE / "ref_gensim_word2vec.py", args, timeout=7200)
         note = where + ("" if ref or a.no_ref else "; gensim not installed")
         rows.append(Row(f"{model} train words/s", ours["words_per_s"], ref and ref["words_per_s"], "w/s",
-                        note + (", gensim 2 workers" if ref else "")))
+                        note + f", ours {a.workers} worker(s)" + (f", gensim {a.ref_workers}" if ref else "")))
         rows.append(Row(f"{model} train words/CPU-s", ours["words_per_cpu_s"],
                         ref and ref.get("words_per_cpu_s"), "w/cpu-s",
                         "CPU time of all threads: robust to a busy machine"))

@@ -44,6 +44,9 @@ def test_qqp_trains_above_majority_on_real_slice(tmp_path, capsys):
     p = predict_proba(model, tok, [data.question1[i] for i in va[:800]], [data.question2[i] for i in va[:800]],
                       cfg["model"]["max_len"])
     assert p.shape == (800,) and ((p > 0.5) == y).mean() == pytest.approx(best, abs=1e-6)
+    capsys.readouterr()
+    main(["eval", "--split", "valid", "--model", str(out)])       # the run's own split, from its config
+    assert f"pairs 800  accuracy {best * 100:.2f}%" in capsys.readouterr().out
     main(["predict", "How do I learn Python?", "How can I learn Python?", "--model", str(out)])
     assert "P(duplicate) = " in capsys.readouterr().out
     main(["attention", "How do I learn Python?", "How can I learn Python?", "--model", str(out),

@@ -130,7 +130,20 @@ def cmd_train(a):
 
 def cmd_eval(a):
     model, tok, cfg = load_run(a.model)
-    data = read_qqp(a.data, max_rows=a.max_rows)
+    if a.split:
+        # The run's own split: the same rows of the same file, carved with the saved fraction and seed.
+        t = cfg["train"]
+        data = read_qqp(a.data or cfg["data"], max_rows=t.get("max_rows"))
+        tr_idx, va_idx = train_valid_split(len(data), cfg["split"]["valid_fraction"], cfg["split"]["seed"])
+        if a.split == "valid":
+            data = data.subset(va_idx[:t["max_valid"]] if t.get("max_valid") else va_idx)
+        else:
+            data = data.subset(tr_idx[:t["max_train"]] if t.get("max_train") else tr_idx)
+        print(f"{a.split} split of the run (fraction {cfg['split']['valid_fraction']}, seed {cfg['split']['seed']})")
+    elif a.data is None:
+        raise SystemExit("eval: give --data FILE, or --split valid to score the run's own validation split")
+    else:
+        data = read_qqp(a.data, max_rows=a.max_rows)
     print(data.summary())
     if data.labels is None:
         raise SystemExit(f"{a.data} has no is_duplicate column: nothing to score (use predict)")
@@ -191,7 +204,9 @@ def build_parser():
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("eval", help="accuracy and F1 on any GLUE-format QQP file")
-    e.add_argument("--data", required=True, help="TSV with question1, question2, is_duplicate columns")
+    e.add_argument("--data", help="TSV with question1, question2, is_duplicate columns")
+    e.add_argument("--split", choices=["valid", "train"],
+                   help="score the run's own seeded split of its training file (--data overrides the path)")
     e.add_argument("--one-order", action="store_true",
                    help="score (q1, q2) only, instead of the mean over both question orders")
     e.add_argument("--model", default="runs/qqp", help="run folder written by train")
