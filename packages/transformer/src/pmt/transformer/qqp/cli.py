@@ -190,12 +190,12 @@ def build_parser():
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--dropout", type=float, default=0.1)
     t.add_argument("--pooling", choices=["cls", "mean"], default="mean")
-    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
     t.add_argument("--warmup", type=int, default=2000, help="warm-up steps")
     t.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip")
-    t.add_argument("--label-smoothing", type=float, default=0.0, help="ε of label-smoothed cross-entropy")
+    t.add_argument("--label-smoothing", type=float, default=0.1, help="ε of label-smoothed cross-entropy")
     t.add_argument("--swap", action=argparse.BooleanOptionalAction, default=True,
                    help="show each training pair in a random question order, redrawn every epoch")
     t.add_argument("--symmetric-eval", action=argparse.BooleanOptionalAction, default=True,
