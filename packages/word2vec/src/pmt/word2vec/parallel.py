@@ -56,7 +56,9 @@ def _attach(name, shape, dtype):
 
 
 class _State:
-    """Views on the small shared block: progress[w], epochs_done[w], cpu[w], go[0]."""
+    """Views on the small shared block (zeroed by the main process), per worker w: words done
+    (progress), epochs finished, CPU seconds, centre words trained and last rate of the epoch;
+    and go[0], the number of epochs the main process has recorded."""
 
     def __init__(self, buf, workers):
         self.progress = np.ndarray((workers,), np.int64, buffer=buf, offset=0)
@@ -98,8 +100,8 @@ def _train_part(w, spec, shms):
     state = _State(shm.buf, spec["workers"])
     lo, hi = spec["bounds"][w], spec["bounds"][w + 1]
     part = ids[lo:hi]
-    sent = sentence_ids(spec["n"], spec["line_starts"])
-    sent = None if sent is None else sent[lo:hi]
+    starts = spec["line_starts"]   # sentence numbers of this part only (numbering relative to it)
+    sent = None if starts is None else sentence_ids(hi - lo, starts - lo)
     model = Word2Vec(Word2VecConfig(**spec["config"]))
     model._tables = tables
     c = model.config
@@ -151,11 +153,8 @@ def train_hogwild(model, ids, line_starts, workers: int, progress: bool, epoch_c
     spec_tables = _shared(model._tables)
     spec_ids = _shared(np.ascontiguousarray(ids, dtype=np.int32))
     state_shm = shared_memory.SharedMemory(create=True, size=_State.nbytes(workers))
+    state_shm.buf[:] = bytes(state_shm.size)
     state = _State(state_shm.buf, workers)
-    for a in (state.progress, state.epochs_done, state.trained, state.go):
-        a[:] = 0
-    state.cpu[:] = 0
-    state.alpha[:] = 0
     tables = np.ndarray(model._tables.shape, np.float32, buffer=spec_tables.buf)
     own_tables, model._tables = model._tables, tables     # callbacks read the live shared tables
     spec = {"tables": spec_tables.name, "tables_shape": tables.shape, "ids": spec_ids.name, "n": n,

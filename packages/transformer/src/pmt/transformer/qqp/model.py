@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Module, Tensor, no_grad, sum as tsum
+from pmt.graph import Module, Tensor, log_softmax, no_grad, sum as tsum
 
 from ..attention_kernel import padding_mask
 from ..encoder import TransformerEncoder
@@ -94,12 +94,9 @@ class PairClassifier(Module):
         and argmax read it unchanged.  No graph is recorded (evaluation only).
         """
         with no_grad():
-            a = self(ids, segments).data
-            b = self(ids_swapped, segments_swapped).data
-        # log-softmax of each, then log((e^la + e^lb) / 2), kept stable with logaddexp.
-        la = a - np.logaddexp.reduce(a, axis=-1, keepdims=True)
-        lb = b - np.logaddexp.reduce(b, axis=-1, keepdims=True)
-        return np.logaddexp(la, lb) - np.log(2.0, dtype=a.dtype)
+            la = log_softmax(self(ids, segments), axis=-1).data
+            lb = log_softmax(self(ids_swapped, segments_swapped), axis=-1).data
+        return np.logaddexp(la, lb) - np.log(2.0, dtype=la.dtype)   # log((e^la + e^lb) / 2), stable
 
     def eval_step(self, batch, loss):
         """As `Module.eval_step`; a batch `(ids, segs, ids_swapped, segs_swapped, labels)` is scored
