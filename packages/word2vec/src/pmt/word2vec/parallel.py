@@ -20,7 +20,7 @@ Each worker runs `Word2Vec.train_pass` over its part, epoch after epoch.  At the
 epoch it waits until the main process has recorded the epoch and run `epoch_callback`
 (e.g. an analogy evaluation, which reads the tables while nothing writes to them).
 
-On Linux the workers are *forked*: they start in milliseconds with the corpus and the
+On Linux the workers are *forked*: no new interpreter to start, the corpus and the
 sampler already in memory, and a script needs no `if __name__ == "__main__":` guard.
 Elsewhere (macOS, Windows) they are *spawned*, fresh interpreters that re-import the
 calling script, so there the script must have that guard, as for any multiprocessing code.
