@@ -30,7 +30,9 @@ $(PYTHON):
 
 # Sibling packages are installed with --no-deps: pip cannot mix an editable install with the
 # file:// direct references in setup.py; core already brings the external dependencies.
-install-%: $(PYTHON)
+# Static pattern rules (targets: pattern: prereqs): make skips implicit-rule search for
+# .PHONY targets, so a plain `test-%:` rule would never run for `make test-core`.
+$(addprefix install-,$(PKGS)): install-%: $(PYTHON)
 	$(PIP) install -q -e packages/core "pytest>=7"
 	$(if $(filter-out core,$(DEPS_$*)),$(PIP) install -q --no-deps $(addprefix -e packages/,$(filter-out core,$(DEPS_$*))))
 
@@ -44,7 +46,7 @@ install: $(VENV)/.installed
 # Tests use small matrices: one BLAS thread is as fast and never oversubscribes a shared machine.
 TEST_ENV := OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1}
 
-test-%: $(VENV)/.installed
+$(addprefix test-,$(PKGS)): test-%: $(VENV)/.installed
 	cd packages/$* && $(TEST_ENV) $(CURDIR)/$(PYTEST)
 
 test-all: $(VENV)/.installed
@@ -56,7 +58,7 @@ demo: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PYTHON) -m tools.bench all
 
-bench-%: $(VENV)/.installed
+$(addprefix bench-,$(PKGS)): bench-%: $(VENV)/.installed
 	$(PYTHON) -m tools.bench $*
 
 lint: $(VENV)/.installed
