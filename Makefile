@@ -14,7 +14,7 @@ DEPS_word2vec    := core mlp word2vec
 DEPS_graph       := core graph
 DEPS_transformer := core graph transformer
 
-.PHONY: help install demo test-all bench lint clean $(addprefix install-,$(PKGS)) $(addprefix test-,$(PKGS)) $(addprefix bench-,$(PKGS))
+.PHONY: help install demo test-all bench bench-pretrain lint clean $(addprefix install-,$(PKGS)) $(addprefix test-,$(PKGS)) $(addprefix bench-,$(PKGS))
 
 help:
 	@echo "make demo          train the headline example and say where its plot landed"
@@ -22,7 +22,7 @@ help:
 	@echo "make install       all packages, editable, plus pytest"
 	@echo "make install-PKG   one milestone and what it needs ($(PKGS))"
 	@echo "make test-PKG      one package's tests"
-	@echo "make bench         all benchmarks (slow); bench-PKG for one"
+	@echo "make bench         all benchmarks (slow); bench-PKG for one, bench-pretrain for pretraining"
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: $(VENV)/.installed
 
 $(addprefix bench-,$(PKGS)): bench-%: $(VENV)/.installed
 	$(PYTHON) -m tools.bench $*
+
+# Benchmarks that are not a package's: pretrain (masked-LM step, tools/bench/bench_pretrain.py).
+bench-pretrain: $(VENV)/.installed
+	$(PYTHON) -m tools.bench pretrain
 
 lint: $(VENV)/.installed
 	@$(PYTHON) -m ruff --version >/dev/null 2>&1 || $(PIP) install -q ruff

@@ -1,0 +1,149 @@
+"""Benchmark: one masked-LM pretraining step, pmt.transformer.pretrain vs PyTorch CPU.
+
+    python -m tools.bench pretrain [--steps 10] [--sizes d128 d256] [--profile] [--no-reference]
+    make bench-pretrain
+
+The job, for each size (d128/L2: 4 heads, ff 512; d256/L4: 4 heads, ff 1024), on batches of 32
+segments x 128 tokens from a 16,000-token vocabulary, masked by `pretrain.mask_tokens` (15 %;
+80/10/10): forward of `MaskedLM` (the MLM head on the masked rows only, output tied to the token
+embedding), mean cross-entropy, backward, gradient clipping at 1.0, AdamW.  The same masked
+batches go to `ref_torch_pretrain.py` (through an .npz file), which runs the same model in
+PyTorch in its own process with the same number of threads.
+
+Reported per size: ms/step (median) and the ratio to PyTorch (ours / theirs), tokens/s, the
+GFLOP/s achieved on the step's matmul work and its share of the matmul peak (a large float32
+gemm timed in the same process), the time of drawing a batch (packing + masking, outside the
+step), and with --profile the step's time by function.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+from pathlib import Path
+
+import numpy as np
+from pmt.core import AdamW, clip_grad_norm, seed
+from pmt.graph import cross_entropy
+
+from pmt.transformer.pretrain.masking import NOT_MASKED, mask_tokens
+from pmt.transformer.pretrain.model import MaskedLM, MaskedLMConfig
+from pmt.transformer.pretrain.packing import pack_windows, split_points, window_starts
+
+from .common import RESULTS_DIR, Row, median_time, report, run_reference
+
+HERE = Path(__file__).resolve().parent
+SIZES = {"d128": dict(d_model=128, n_heads=4, d_ff=512, n_layers=2),
+         "d256": dict(d_model=256, n_heads=4, d_ff=1024, n_layers=4)}
+VOCAB, SEQ, BATCH = 16000, 128, 32
+
+
+def masked_batches(n, rng):
+    """n batches (inputs, segments, labels) packed from a random token stream and masked as in training."""
+    tokens = rng.integers(7, VOCAB, 200 * SEQ)
+    lines = np.arange(0, len(tokens) + 1, 40)
+    starts = window_starts(len(tokens), SEQ)
+    out = []
+    for _ in range(n):
+        s = rng.choice(starts, BATCH, replace=False)
+        ids, segments = pack_windows(tokens, s, split_points(s, lines, SEQ, rng.random(BATCH)), SEQ)
+        inputs, labels = mask_tokens(ids, VOCAB, rng)
+        out.append((inputs, segments, labels))
+    return out, (tokens, lines, starts)
+
+
+def matmul_flops(cfg, n_masked):
+    """FLOPs of one step's matrix products (forward 2, backward 4 per multiply-add)."""
+    d, ff, L = cfg["d_model"], cfg["d_ff"], cfg["n_layers"]
+    tokens = BATCH * SEQ
+    encoder = 6 * L * (4 * d * d + 2 * d * ff) * tokens + L * 12 * BATCH * SEQ * SEQ * d
+    head = 6 * n_masked * (d * d + d * VOCAB)
+    return encoder + head
+
+
+def gemm_peak_gflops():
+    """float32 GFLOP/s of a large gemm here and now (the 'peak' the step's matmuls could reach)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((4096, 256), dtype=np.float32), rng.random((256, 1024), dtype=np.float32)
+    return 2 * 4096 * 256 * 1024 / median_time(lambda: a @ b, repeats=7) / 1e9
+
+
+def time_size(name, cfg, steps, profile, reference, threads):
+    seed(0)
+    model = MaskedLM(MaskedLMConfig(VOCAB, max_len=SEQ, dropout=0.0, **cfg))
+    params = model.parameters()
+    opt = AdamW(params, lr=1e-4, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01)
+    rng = np.random.default_rng(0)
+    data, (tokens, lines, starts) = masked_batches(steps + 3, rng)
+    it = iter(range(10 ** 9))
+
+    def step():
+        batch = data[next(it) % len(data)]
+        opt.zero_grad()
+        model.train_step(batch, cross_entropy)
+        clip_grad_norm(params, 1.0)
+        opt.step()
+
+    ms = median_time(step, repeats=steps, warmup=3) * 1e3
+
+    def draw():
+        s = rng.choice(starts, BATCH, replace=False)
+        ids, _ = pack_windows(tokens, s, split_points(s, lines, SEQ, rng.random(BATCH)), SEQ)
+        mask_tokens(ids, VOCAB, rng)
+    draw_ms = median_time(draw, repeats=20) * 1e3
+
+    ref_ms = None
+    if reference:
+        path = RESULTS_DIR / f"pretrain-batches-{name}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, inputs=np.stack([b[0] for b in data]), segments=np.stack([b[1] for b in data]),
+                 labels=np.stack([b[2] for b in data]))
+        ref = run_reference(HERE / "ref_torch_pretrain.py",
+                            ["--batches", path, "--vocab", VOCAB, "--d-model", cfg["d_model"], "--heads",
+                             cfg["n_heads"], "--ff", cfg["d_ff"], "--layers", cfg["n_layers"], "--steps", steps,
+                             "--threads", threads])
+        path.unlink()
+        ref_ms = ref and ref["ms_per_step"]
+    if profile:
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(5):
+            step()
+        prof.disable()
+        s = io.StringIO()
+        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(18)
+        print(f"--- {name}: 5 steps by function (own time)\n{s.getvalue()}")
+    n_masked = int(np.mean([(b[2] != NOT_MASKED).sum() for b in data]))
+    return ms, ref_ms, matmul_flops(cfg, n_masked), draw_ms
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m tools.bench pretrain")
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per size (median)")
+    ap.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=sorted(SIZES))
+    ap.add_argument("--profile", action="store_true", help="print each size's top functions by own time")
+    ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch reference")
+    a = ap.parse_args(argv)
+    threads = int(os.environ.get("PMT_BENCH_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS") or 1)
+    peak = gemm_peak_gflops()
+    rows = [Row("float32 gemm 4096x256 @ 256x1024", peak, None, "GFLOP/s", f"the peak below; {threads} thread(s)")]
+    for name in a.sizes:
+        cfg = SIZES[name]
+        ms, ref_ms, flops, draw_ms = time_size(name, cfg, a.steps, a.profile, not a.no_reference, threads)
+        label = f"{name} L{cfg['n_layers']} ff{cfg['d_ff']}"
+        note = "PyTorch CPU, same batches" if ref_ms else ("reference skipped" if a.no_reference
+                                                          else "reference not installed")
+        gflops = flops / ms / 1e6
+        rows += [Row(f"{label}: ms/step, b{BATCH} x {SEQ}", ms, ref_ms, "ms", note),
+                 Row(f"{label}: tokens/s", BATCH * SEQ / ms * 1e3, ref_ms and BATCH * SEQ / ref_ms * 1e3, ""),
+                 Row(f"{label}: GFLOP/s on matmul work", gflops, ref_ms and flops / ref_ms / 1e6, "",
+                     f"{gflops / peak:.0%} of the gemm peak"),
+                 Row(f"{label}: draw a batch (pack + mask)", draw_ms, None, "ms", "outside the step")]
+    report("pretrain", rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
