@@ -18,10 +18,7 @@ step), and with --profile the step's time by function.
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +29,7 @@ from pmt.transformer.pretrain.masking import NOT_MASKED, mask_tokens
 from pmt.transformer.pretrain.model import MaskedLM, MaskedLMConfig
 from pmt.transformer.pretrain.packing import pack_windows, split_points, window_starts
 
-from .common import RESULTS_DIR, Row, median_time, report, run_reference
+from .common import RESULTS_DIR, Row, median_time, profile_text, report, run_reference
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"d128": dict(d_model=128, n_heads=4, d_ff=512, n_layers=2),
@@ -107,14 +104,7 @@ def time_size(name, cfg, steps, profile, reference, threads):
         path.unlink()
         ref_ms = ref and ref["ms_per_step"]
     if profile:
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(5):
-            step()
-        prof.disable()
-        s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(18)
-        print(f"--- {name}: 5 steps by function (own time)\n{s.getvalue()}")
+        print(f"--- {name}: 5 steps by function (own time)\n{profile_text(step, top=18)}")
     n_masked = int(np.mean([(b[2] != NOT_MASKED).sum() for b in data]))
     return ms, ref_ms, matmul_flops(cfg, n_masked), draw_ms
 
@@ -137,9 +127,11 @@ def main(argv=None):
                                                           else "reference not installed")
         gflops = flops / ms / 1e6
         rows += [Row(f"{label}: ms/step, b{BATCH} x {SEQ}", ms, ref_ms, "ms", note),
-                 Row(f"{label}: tokens/s", BATCH * SEQ / ms * 1e3, ref_ms and BATCH * SEQ / ref_ms * 1e3, ""),
-                 Row(f"{label}: GFLOP/s on matmul work", gflops, ref_ms and flops / ref_ms / 1e6, "",
-                     f"{gflops / peak:.0%} of the gemm peak"),
+                 Row(f"{label}: tokens/s", BATCH * SEQ / ms * 1e3, None, "",
+                     f"PyTorch {BATCH * SEQ / ref_ms * 1e3:.0f}" if ref_ms else ""),
+                 Row(f"{label}: GFLOP/s on matmul work", gflops, None, "",
+                     f"{gflops / peak:.0%} of the gemm peak"
+                     + (f"; PyTorch {flops / ref_ms / 1e6:.1f} ({flops / ref_ms / 1e6 / peak:.0%})" if ref_ms else "")),
                  Row(f"{label}: draw a batch (pack + mask)", draw_ms, None, "ms", "outside the step")]
     report("pretrain", rows)
     return 0
