@@ -3,9 +3,10 @@ import pytest
 from finite_diff import assert_grad_close, numerical_grad, to_float64
 
 from pmt.core import AdamW, SparseRows, seed
-from pmt.graph import Tensor, cross_entropy, linear, no_grad
+from pmt.graph import Tensor, cross_entropy, gradcheck, linear, no_grad
 from pmt.transformer.pretrain.masking import NOT_MASKED, mask_tokens
-from pmt.transformer.pretrain.model import MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity
+from pmt.transformer.pretrain.model import (MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity,
+                                            tied_logits)
 
 V, T = 30, 12
 
@@ -27,6 +28,15 @@ def _batch(rows=3, p=0.4, seed_=1):
 
 def _dense(g, shape):
     return g.to_dense(shape) if isinstance(g, SparseRows) else (np.zeros(shape) if g is None else g)
+
+
+def test_tied_logits_gradients_match_finite_differences_and_come_out_row_major():
+    rng = np.random.default_rng(0)
+    z, E, b = (Tensor(rng.standard_normal(s), requires_grad=True) for s in ((4, 3), (7, 3), (7,)))
+    assert gradcheck(tied_logits, [z, E, b])
+    tied_logits(z, E, b).sum().backward()
+    assert E.grad.flags.c_contiguous
+    np.testing.assert_allclose(tied_logits(z, E, b).data, z.data @ E.data.T + b.data)
 
 
 def test_every_gradient_matches_finite_differences_including_the_tied_embedding():

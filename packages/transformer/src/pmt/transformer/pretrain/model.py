@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import GELU, LayerNorm, Linear, Module, Parameter, linear, no_grad
+from pmt.graph import GELU, LayerNorm, Linear, Module, Parameter, Tensor, no_grad
 
 from ..attention_kernel import padding_mask
 from ..encoder import TransformerEncoder
@@ -31,7 +31,7 @@ from ..layers import LearnedPositionalEncoding
 from ..model import TokenEmbedding
 from .masking import NOT_MASKED
 
-__all__ = ["MaskedLMConfig", "MaskedLM", "MLMHead", "masked_accuracy", "masked_perplexity"]
+__all__ = ["MaskedLMConfig", "MaskedLM", "MLMHead", "tied_logits", "masked_accuracy", "masked_perplexity"]
 
 
 @dataclass
@@ -55,6 +55,31 @@ class MaskedLMConfig:
 
     def to_dict(self):
         return asdict(self)
+
+
+def tied_logits(z, table, bias):
+    """logits = z Eᵀ + b: the output projection whose weight is the (V, d) embedding table E itself.
+
+    Args:
+        z: Tensor (M, d).  table: Tensor (V, d), read as stored.  bias: Tensor (V,).
+
+    Returns:
+        Tensor (M, V).  Backward, with G = dL/dlogits (M, V):
+        dL/dz = G E,  dL/dE = Gᵀ z  (V, d),  dL/db = Σ_rows G.
+
+    Why its own node rather than `pmt.graph.linear(z, E.T, b)`: through the transpose node dL/dE
+    would arrive as a transposed (V, d) view, and every later pass over the V·d gradient (adding
+    the lookup's sparse rows, clipping, AdamW) would run on a strided array: 5 % of a d128 step
+    (docs/pretraining.md).  Gᵀ z is written row-major directly.
+    """
+    zd, E = z.data, table.data
+    y = zd @ E.T                                                   # (M, V)
+    y += bias.data
+
+    def backward(g):                                               # g: (M, V)
+        return g @ E, g.T @ zd, g.sum(axis=0)
+
+    return Tensor.from_op(y, (z, table, bias), backward, "tied_logits")
 
 
 class MLMHead(Module):
@@ -85,7 +110,7 @@ class MLMHead(Module):
 
     def forward(self, rows, table):
         z = self.norm(self.act(self.dense(rows)))                  # (M, d)
-        return linear(z, table.T, self.bias)                       # (M, V): z Eᵀ + b
+        return tied_logits(z, table, self.bias)                    # (M, V): z Eᵀ + b
 
 
 class MaskedLM(Module):
