@@ -59,6 +59,8 @@ def test_run_folder_contract(corpus_folder, tmp_path, capsys):
     with pytest.raises(ValueError, match="--resume to continue it or --overwrite"):
         train(out, corpus=corpus_folder, steps=3, log=_quiet, **TINY)
     train(out, corpus=corpus_folder, steps=3, overwrite=True, log=_quiet, **TINY)
+    extended = train(out, resume=True, steps=6, progress=False, log=_quiet)     # a new end for the run
+    assert len(extended["loss"]) == 2
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(tmp_path / "empty", resume=True, log=_quiet)
     with pytest.raises(FileNotFoundError, match="not a prepared corpus folder"):

@@ -99,7 +99,7 @@ def _has_corpus(folder: Path) -> bool:
 
 
 def train(out, corpus=None, vocab_size: int | None = None, d_model: int = 256, heads: int = 4, ff: int = 1024,
-          layers: int = 4, seq_len: int = 128, dropout: float = 0.0, batch_size: int = 32, steps: int = 20000,
+          layers: int = 4, seq_len: int = 128, dropout: float = 0.0, batch_size: int = 32, steps: int | None = None,
           round_steps: int = 500, lr: float = 5e-4, warmup: int = 1000, weight_decay: float = 0.01,
           clip: float = 1.0, mask_prob: float = 0.15, eval_segments: int = 1024, heldout_fraction: float = 0.01,
           max_lines: int | None = None, seed: int = 0, resume: bool = False, overwrite: bool = False,
@@ -108,16 +108,23 @@ def train(out, corpus=None, vocab_size: int | None = None, d_model: int = 256, h
 
     Args (the CLI's flags): `corpus` names a folder prepared before (its vocab.txt is copied
     into `out`); without it the tokenizer and corpus are built in `out` unless already there.
-    `vocab_size` defaults to 16000 for a new tokenizer.  `steps` is rounded up to whole rounds
-    of `round_steps` (one evaluation, checkpoint and encoder export per round).
+    `vocab_size` defaults to 16000 for a new tokenizer.  `steps` (default 20000) is rounded up to
+    whole rounds of `round_steps` (one evaluation, checkpoint and encoder export per round).
 
     With `resume`, every setting comes from out/config.json and the run continues from the
-    end of the last finished round, bit-exactly (see `batches.py` and `_resume_file`).
+    end of the last finished round, bit-exactly (see `batches.py` and `_resume_file`); only
+    `steps` may be given anew, to extend or shorten the run (the learning-rate decay is then
+    stretched to the new end, so the continuation is no longer the run that was planned).
     """
     out = Path(out)
     _check_run_folder(out, resume, overwrite)
     if resume:
-        return _fit(out, json.loads((out / CONFIG_FILE).read_text()), _resume_file(out), progress, log)
+        cfg = json.loads((out / CONFIG_FILE).read_text())
+        if steps is not None and steps != cfg["train"]["steps"]:
+            log(f"--steps {steps}: the run now ends at step {steps:,} instead of {cfg['train']['steps']:,}")
+            cfg["train"]["steps"] = steps
+            (out / CONFIG_FILE).write_text(json.dumps(cfg, indent=1))
+        return _fit(out, cfg, _resume_file(out), progress, log)
     out.mkdir(parents=True, exist_ok=True)
     source = Path(corpus) if corpus else out
     if corpus:
@@ -133,7 +140,7 @@ def train(out, corpus=None, vocab_size: int | None = None, d_model: int = 256, h
         raise ValueError(f"{source / VOCAB_FILE} holds {tok.vocab_size} tokens, not --vocab-size {vocab_size}: "
                          f"prepare another corpus folder for another vocabulary")
     model = MaskedLMConfig(tok.vocab_size, d_model, heads, ff, layers, seq_len, dropout)
-    settings = dict(batch_size=batch_size, steps=steps, round_steps=round_steps, lr=lr, warmup=warmup,
+    settings = dict(batch_size=batch_size, steps=steps or 20000, round_steps=round_steps, lr=lr, warmup=warmup,
                     weight_decay=weight_decay, clip=clip, mask_prob=mask_prob, eval_segments=eval_segments,
                     seed=seed)
     cfg = {"model": model.to_dict(), "train": settings, "corpus": str(source.resolve())}
@@ -250,7 +257,8 @@ def build_parser():
     t.add_argument("--seq-len", type=int, default=128, help="tokens per segment, [CLS]/[SEP] included")
     t.add_argument("--dropout", type=float, default=0.0)
     t.add_argument("--batch-size", type=int, default=32, help="segments per step")
-    t.add_argument("--steps", type=int, default=20000, help="optimizer steps in all (rounded up to whole rounds)")
+    t.add_argument("--steps", type=int, help="optimizer steps in all, rounded up to whole rounds (default "
+                   "20000); with --resume, a new end for the run")
     t.add_argument("--round-steps", type=int, default=500,
                    help="steps between held-out evaluations, checkpoints and encoder exports")
     t.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW)")
@@ -260,7 +268,8 @@ def build_parser():
     t.add_argument("--mask-prob", type=float, default=0.15)
     t.add_argument("--eval-segments", type=int, default=1024, help="held-out segments scored each round")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue the run in --out (its settings are reused)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with its saved settings (only --steps may change)")
     t.add_argument("--overwrite", action="store_true", help="start again over a run in --out")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     t.set_defaults(func=cmd_train)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .transfer import ENCODER_FILE, export_encoder
 
-__all__ = ["RoundLog", "METRICS_FILE", "CURVE_FILE", "metrics_rows"]
+__all__ = ["RoundLog", "METRICS_FILE", "CURVE_FILE", "metrics_rows", "plot_curve"]
 
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "mlm_accuracy.png"
