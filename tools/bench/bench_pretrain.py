@@ -1,6 +1,6 @@
 """Benchmark: one masked-LM pretraining step, pmt.transformer.pretrain vs PyTorch CPU.
 
-    python -m tools.bench pretrain [--steps 10] [--sizes d128 d256] [--profile] [--no-reference]
+    python -m tools.bench pretrain [--steps 8] [--rounds 3] [--sizes d128 d256] [--profile] [--no-reference]
     make bench-pretrain
 
 The job, for each size (d128/L2: 4 heads, ff 512; d256/L4: 4 heads, ff 1024), on batches of 32
@@ -8,7 +8,8 @@ segments x 128 tokens from a 16,000-token vocabulary, masked by `pretrain.mask_t
 80/10/10): forward of `MaskedLM` (the MLM head on the masked rows only, output tied to the token
 embedding), mean cross-entropy, backward, gradient clipping at 1.0, AdamW.  The same masked
 batches go to `ref_torch_pretrain.py` (through an .npz file), which runs the same model in
-PyTorch in its own process with the same number of threads.
+PyTorch in its own process with the same number of threads.  The two take turns (`--rounds`),
+so a change of load on a shared machine slows both alike.
 
 Reported per size: ms/step (median) and the ratio to PyTorch (ours / theirs), tokens/s, the
 GFLOP/s achieved on the step's matmul work and its share of the matmul peak (a large float32
@@ -67,7 +68,13 @@ def gemm_peak_gflops():
     return 2 * 4096 * 256 * 1024 / median_time(lambda: a @ b, repeats=7) / 1e9
 
 
-def time_size(name, cfg, steps, profile, reference, threads):
+def time_size(name, cfg, steps, rounds, profile, reference, threads):
+    """(our ms/step, PyTorch's ms/step or None, matmul FLOPs per step, ms to draw a batch).
+
+    The two sides take turns `rounds` times (ours, PyTorch, ours, ...), each turn the median of
+    `steps` steps, and each side's figure is the median of its turns: a change of load on the
+    shared machine then slows both alike instead of whichever ran second.
+    """
     seed(0)
     model = MaskedLM(MaskedLMConfig(VOCAB, max_len=SEQ, dropout=0.0, **cfg))
     params = model.parameters()
@@ -83,35 +90,41 @@ def time_size(name, cfg, steps, profile, reference, threads):
         clip_grad_norm(params, 1.0)
         opt.step()
 
-    ms = median_time(step, repeats=steps, warmup=3) * 1e3
-
     def draw():
         s = rng.choice(starts, BATCH, replace=False)
         ids, _ = pack_windows(tokens, s, split_points(s, lines, SEQ, rng.random(BATCH)), SEQ)
         mask_tokens(ids, VOCAB, rng)
-    draw_ms = median_time(draw, repeats=20) * 1e3
 
-    ref_ms = None
+    path = RESULTS_DIR / f"pretrain-batches-{name}.npz"
     if reference:
-        path = RESULTS_DIR / f"pretrain-batches-{name}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, inputs=np.stack([b[0] for b in data]), segments=np.stack([b[1] for b in data]),
                  labels=np.stack([b[2] for b in data]))
-        ref = run_reference(HERE / "ref_torch_pretrain.py",
-                            ["--batches", path, "--vocab", VOCAB, "--d-model", cfg["d_model"], "--heads",
-                             cfg["n_heads"], "--ff", cfg["d_ff"], "--layers", cfg["n_layers"], "--steps", steps,
-                             "--threads", threads])
-        path.unlink()
-        ref_ms = ref and ref["ms_per_step"]
+    ours, theirs = [], []
+    try:
+        for r in range(rounds):
+            ours.append(median_time(step, repeats=steps, warmup=3 if r == 0 else 1) * 1e3)
+            if reference:
+                ref = run_reference(HERE / "ref_torch_pretrain.py",
+                                    ["--batches", path, "--vocab", VOCAB, "--d-model", cfg["d_model"], "--heads",
+                                     cfg["n_heads"], "--ff", cfg["d_ff"], "--layers", cfg["n_layers"], "--steps",
+                                     steps, "--threads", threads])
+                if ref is None:
+                    break
+                theirs.append(ref["ms_per_step"])
+    finally:
+        path.unlink(missing_ok=True)
     if profile:
         print(f"--- {name}: 5 steps by function (own time)\n{profile_text(step, top=18)}")
     n_masked = int(np.mean([(b[2] != NOT_MASKED).sum() for b in data]))
-    return ms, ref_ms, matmul_flops(cfg, n_masked), draw_ms
+    return (float(np.median(ours)), float(np.median(theirs)) if theirs else None, matmul_flops(cfg, n_masked),
+            median_time(draw, repeats=20) * 1e3)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tools.bench pretrain")
-    ap.add_argument("--steps", type=int, default=10, help="timed steps per size (median)")
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per turn (median)")
+    ap.add_argument("--rounds", type=int, default=3, help="turns each side takes, alternating (median)")
     ap.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=sorted(SIZES))
     ap.add_argument("--profile", action="store_true", help="print each size's top functions by own time")
     ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch reference")
@@ -121,7 +134,7 @@ def main(argv=None):
     rows = [Row("float32 gemm 4096x256 @ 256x1024", peak, None, "GFLOP/s", f"the peak below; {threads} thread(s)")]
     for name in a.sizes:
         cfg = SIZES[name]
-        ms, ref_ms, flops, draw_ms = time_size(name, cfg, a.steps, a.profile, not a.no_reference, threads)
+        ms, ref_ms, flops, draw_ms = time_size(name, cfg, a.steps, a.rounds, a.profile, not a.no_reference, threads)
         label = f"{name} L{cfg['n_layers']} ff{cfg['d_ff']}"
         note = "PyTorch CPU, same batches" if ref_ms else ("reference skipped" if a.no_reference
                                                           else "reference not installed")
