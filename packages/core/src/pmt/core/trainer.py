@@ -297,7 +297,9 @@ class Trainer:
         self.stop_training = False
         self._call("on_train_begin")
         try:
-            with GracefulInterrupt() as self._stop:
+            # A NaN/inf that reaches the loss is reported once, with its step and rate, by _train_batch;
+            # numpy's overflow warnings on the way there would only be noise before that line.
+            with GracefulInterrupt() as self._stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while self.epoch < epochs and not self.stop_training:
                     self._stop.check()
                     logs = self._train_epoch(train_data, epochs, position)
@@ -305,6 +307,7 @@ class Trainer:
                     if eval_data is not None:
                         logs.update({f"val_{k}": v for k, v in self.evaluate(eval_data).items()})
                     self._end_epoch(logs, epochs)
+                self._stop.check()      # Ctrl-C during the last epoch's callbacks still stops the program
             if self.checkpoint_dir is not None and self.epoch >= epochs:
                 (self.checkpoint_dir / "interrupted.npz").unlink(missing_ok=True)   # the run went past it
         except KeyboardInterrupt:
