@@ -53,7 +53,7 @@ test-all: $(VENV)/.installed
 	@fail=0; for p in $(PKGS); do echo "=== pmt.$$p"; (cd packages/$$p && $(TEST_ENV) $(CURDIR)/$(PYTEST)) || fail=1; done; exit $$fail
 
 demo: $(VENV)/.installed
-	$(PYTHON) -m pmt.mlp.examples.mnist --demo
+	$(PYTHON) -m pmt.mlp.examples.mnist --demo --overwrite
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m tools.bench all

@@ -210,6 +210,14 @@ def _comparable(v):
     return json.loads(json.dumps(v, default=str))
 
 
+def _default(parser, dest):
+    """A flag's default (argparse's get_default would return a hidden alias's SUPPRESS)."""
+    for action in parser._actions:
+        if action.dest == dest and action.default is not argparse.SUPPRESS:
+            return action.default
+    return None
+
+
 def settings_for_resume(args, saved: dict, parser, may_change=(), run_dir="the run") -> argparse.Namespace:
     """The saved run's settings, except those this invocation may change (e.g. `epochs`).
 
@@ -230,7 +238,7 @@ def settings_for_resume(args, saved: dict, parser, may_change=(), run_dir="the r
         new = getattr(args, key)
         if _comparable(new) == _comparable(old):
             continue
-        if _comparable(new) == _comparable(parser.get_default(key)):
+        if _comparable(new) == _comparable(_default(parser, key)):
             setattr(out, key, old)             # not given this time: the run's own setting
         elif key not in may_change:
             raise ValueError(f"--resume continues {run_dir} with its saved settings, but --{key.replace('_', '-')} "
