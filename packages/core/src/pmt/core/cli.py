@@ -52,6 +52,7 @@ from .datasets import DatasetError
 from .errors import DivergenceError
 
 __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_training_flags", "add_progress_flag",
+           "add_reference_flag",
            "deprecate", "positive_int", "nonneg_int", "positive_float", "nonneg_float", "dropout_rate",
            "open_fraction", "raise_if_interrupted", "settings_for_resume", "check_output_file",
            "EXIT_OK", "EXIT_DIVERGED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
@@ -147,6 +148,12 @@ def add_run_dir(parser, default, help="run folder written by `train`", old=()):
     parser.add_argument("--run-dir", default=default, metavar="DIR", help=help)
     for o in old:
         deprecate(parser, o, "--run-dir")
+
+
+def add_reference_flag(parser):
+    """`--no-reference` (benchmarks): skip the PyTorch / gensim side; `--no-ref` still works."""
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference (PyTorch / gensim) run")
+    deprecate(parser, "--no-ref", "--no-reference")
 
 
 def add_progress_flag(parser, old=()):
