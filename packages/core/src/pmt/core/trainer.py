@@ -292,7 +292,11 @@ class Trainer:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative integer, got {epochs!r}")
         position = None
         if resume is not None:
-            position = self.load_checkpoint(resume).get("position")
+            meta = self.load_checkpoint(resume)
+            position = meta.get("position")
+            if position is not None and epochs <= self.epoch:
+                raise ValueError(f"{meta['path']}: the run stopped during epoch {self.epoch + 1}; to finish it, "
+                                 f"epochs must be at least {self.epoch + 1}, got {epochs}")
         self.interrupted, self.interrupt_checkpoint = False, None
         self.stop_training = False
         self._call("on_train_begin")

@@ -148,6 +148,11 @@ class Word2Vec:
         if meta.get("corpus") != self._fingerprint(n_words):
             raise CheckpointError(f"{path}: written for another corpus or vocabulary ({meta.get('corpus')}); "
                                   f"resume with the same corpus, --max-chars and --min-count")
+        needed = int(meta["epoch"]) + (meta.get("position") is not None)
+        if needed > self.config.epochs:
+            raise ValueError(f"{path}: the run has done {meta['epoch']} epoch(s)"
+                             f"{' and part of the next' if meta.get('position') else ''}; epochs must be at least "
+                             f"{needed}, got {self.config.epochs}")
         if meta.get("position") is not None and workers > 1:
             raise CheckpointError(f"{path}: the run stopped in the middle of an epoch with one worker; resume it "
                                   f"with one worker (only epoch ends can be resumed with several)")

@@ -105,6 +105,8 @@ def cmd_train(a, parser):
     seed(a.seed)
     path = a.data or _default_train_file()
     data = read_qqp(path, max_rows=a.max_rows)
+    if data.labels is None:
+        raise ValueError(f"{path}: no is_duplicate column: training needs labelled pairs")
     print(data.summary())
     tr_idx, va_idx = train_valid_split(len(data), a.valid_fraction, a.split_seed)
     if len(tr_idx) == 0 or len(va_idx) == 0:
