@@ -78,7 +78,7 @@ from .optimizers import clip_grad_norm
 from .progress import Progress
 from .seeding import get_rng_state, set_rng_state
 
-__all__ = ["Trainer", "History", "DivergenceError", "newest_checkpoint"]
+__all__ = ["Trainer", "History", "DivergenceError", "newest_checkpoint", "resume_path"]
 
 _MODEL_METHODS = ("parameters", "train", "eval", "state_dict", "load_state_dict", "train_step", "eval_step")
 RESUME_FILES = ("interrupted.npz", "last.npz")
@@ -133,6 +133,17 @@ def newest_checkpoint(folder) -> Path | None:
             meta = checkpoint_meta(path)
             found.append((int(meta.get("step", -1)), int(meta.get("epoch", -1)), name == "interrupted.npz", path))
     return max(found)[-1] if found else None
+
+
+def resume_path(path) -> Path:
+    """`path` itself for a checkpoint file; for a folder, its `newest_checkpoint` (an error if none)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = newest_checkpoint(path)
+    if found is None:
+        raise FileNotFoundError(f"{path}: nothing to resume from (no {' or '.join(RESUME_FILES)})")
+    return found
 
 
 class _EpochState:
@@ -249,12 +260,7 @@ class Trainer:
 
         `path` may be a folder: its newer of interrupted.npz and last.npz (`newest_checkpoint`).
         """
-        path = Path(path)
-        if path.is_dir():
-            found = newest_checkpoint(path)
-            if found is None:
-                raise FileNotFoundError(f"{path}: nothing to resume from (no {' or '.join(RESUME_FILES)})")
-            path = found
+        path = resume_path(path)
         meta = checkpoint_meta(path)  # metadata first: refuse before touching the model
         for key in ("epoch", "step", "rng", "history"):
             if key not in meta:

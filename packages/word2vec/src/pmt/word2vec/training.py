@@ -26,7 +26,7 @@ from pmt.core.checkpoint import CheckpointError, checkpoint_meta, load_checkpoin
 from pmt.core.errors import DivergenceError, nonfinite_report
 from pmt.core.interrupts import GracefulInterrupt
 from pmt.core.progress import Progress
-from pmt.core.trainer import newest_checkpoint
+from pmt.core.trainer import resume_path
 
 from .config import MODELS, Word2VecConfig
 from .epoch import train_epoch
@@ -138,12 +138,7 @@ class Word2Vec:
         return save_checkpoint(path, self, **meta)
 
     def _resume_from(self, path, n_words: int, workers: int) -> _Start:
-        path = Path(path)
-        if path.is_dir():
-            found = newest_checkpoint(path)
-            if found is None:
-                raise FileNotFoundError(f"{path}: nothing to resume from (no interrupted.npz or last.npz)")
-            path = found
+        path = resume_path(path)
         meta = checkpoint_meta(path)
         if meta.get("corpus") != self._fingerprint(n_words):
             raise CheckpointError(f"{path}: written for another corpus or vocabulary ({meta.get('corpus')}); "
