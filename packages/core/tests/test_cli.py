@@ -119,3 +119,19 @@ def test_raise_if_interrupted_names_the_checkpoint():
     T.interrupted = False
     cli.raise_if_interrupted(T())
     assert np.isfinite(1.0)
+
+
+def test_a_flag_given_with_its_default_value_still_counts_as_given_on_resume():
+    p = parser()
+    saved = cli.run_settings(cli.parse_args(p, ["--epochs", "9"]))
+    assert "run_dir" not in saved and not any(k.startswith("_") for k in saved)
+    a = cli.parse_args(p, ["--resume", "--epochs", "3"])          # 3 is the parser's default
+    assert a._given == {"resume", "epochs"}
+    assert cli.settings_for_resume(a, saved, p, may_change={"epochs"}).epochs == 3
+    assert cli.settings_for_resume(cli.parse_args(p, ["--resume"]), saved, p, may_change={"epochs"}).epochs == 9
+
+
+def test_abbreviated_flags_are_not_guessed(capsys):
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--epo", "3"])
+    assert "unrecognized arguments: --epo" in capsys.readouterr().err

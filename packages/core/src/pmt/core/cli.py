@@ -54,7 +54,8 @@ from .errors import DivergenceError
 __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_training_flags", "add_progress_flag",
            "add_reference_flag",
            "deprecate", "positive_int", "nonneg_int", "positive_float", "nonneg_float", "dropout_rate",
-           "open_fraction", "raise_if_interrupted", "settings_for_resume", "check_output_file",
+           "open_fraction", "raise_if_interrupted", "settings_for_resume", "parse_args", "run_settings",
+           "check_output_file",
            "EXIT_OK", "EXIT_DIVERGED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -70,8 +71,13 @@ class Interrupted(KeyboardInterrupt):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors: `prog: error: message (see prog --help)`, exit status 2.
 
-    Sub-command parsers (`add_subparsers().add_parser`) are of this class too.
+    Sub-command parsers (`add_subparsers().add_parser`) are of this class too.  Abbreviated
+    flags (`--epo` for `--epochs`) are not accepted: the vocabulary is spelled out.
     """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -213,6 +219,44 @@ def check_output_file(path, flag: str) -> Path:
 
 # ----------------------------------------------------------------------------- resume
 
+def parse_args(parser, argv=None) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, remembering which flags the command line spelled out.
+
+    The names (dests) of the given flags go to `args._given`: `settings_for_resume` needs to
+    tell "--epochs 5 given" from "--epochs left at its default of 5".
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    dests = {}
+
+    def collect(p):
+        for action in p._actions:
+            dests.update(dict.fromkeys(action.option_strings, action.dest))
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+    collect(parser)
+    given = set()
+    for token in argv:
+        if token == "--":
+            break
+        name = token.split("=", 1)[0]
+        if name in dests:
+            given.add(dests[name])
+    args._given = frozenset(given)
+    return args
+
+
+# What a run records as its settings: everything parsed but how this one invocation ran.
+_NOT_SETTINGS = {"run_dir", "resume", "overwrite", "no_progress", "func", "parser", "command"}
+
+
+def run_settings(args) -> dict:
+    """The settings a run records in config.json (`"train"`): `args` minus how this invocation ran
+    (run folder, --resume/--overwrite, progress, sub-command plumbing)."""
+    return {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and not k.startswith("_")}
+
+
 def _comparable(v):
     return json.loads(json.dumps(v, default=str))
 
@@ -228,12 +272,13 @@ def _default(parser, dest):
 def settings_for_resume(args, saved: dict, parser, may_change=(), run_dir="the run") -> argparse.Namespace:
     """The saved run's settings, except those this invocation may change (e.g. `epochs`).
 
-    A flag left at its default takes the saved value; a flag given with a value that differs
-    from the saved one is an error (resuming with other settings is a different run), unless
-    it is one of `may_change` (e.g. `--epochs 20` to train a 10-epoch run further).
+    A flag not given takes the saved value; a flag given with a value that differs from the
+    saved one is an error (resuming with other settings is a different run), unless it is
+    one of `may_change` (e.g. `--epochs 20` to train a 10-epoch run further).
 
     Args:
-        args: the parsed arguments of this invocation.
+        args: the parsed arguments of this invocation (from `parse_args`, which records the
+            flags given; otherwise a flag at its default value counts as not given).
         saved: the settings recorded by the run (`vars(args)` of the first invocation).
         parser: the parser that produced `args` (for the defaults).
         may_change: names (dest) of settings a resume may change.
@@ -245,7 +290,9 @@ def settings_for_resume(args, saved: dict, parser, may_change=(), run_dir="the r
         new = getattr(args, key)
         if _comparable(new) == _comparable(old):
             continue
-        if _comparable(new) == _comparable(_default(parser, key)):
+        given = key in args._given if hasattr(args, "_given") else _comparable(new) != _comparable(
+            _default(parser, key))
+        if not given:
             setattr(out, key, old)             # not given this time: the run's own setting
         elif key not in may_change:
             raise ValueError(f"--resume continues {run_dir} with its saved settings, but --{key.replace('_', '-')} "

@@ -244,6 +244,7 @@ class Trainer:
         self.stop_training = False
         self._params = list(model.parameters())
         self._state = None        # _EpochState of the epoch in progress, None between epochs
+        self._t_epoch = 0.0       # when this process started on that epoch (perf_counter)
         self._stop = None         # the GracefulInterrupt of a running fit
 
     # ------------------------------------------------------------------ checkpoints

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv=None) -> dict:
     """Train as the command line says; returns the results written to results.json."""
     parser = build_parser()
-    a = parser.parse_args(argv)
+    a = cli.parse_args(parser, argv)
     folder = RunFolder(a.run_dir, "word2vec", PROG)
     folder.prepare(a.resume, a.overwrite)
     for flag, path in (("--export", a.export), ("--json", a.json)):
@@ -121,7 +121,7 @@ def run(argv=None) -> dict:
         print(msg, flush=True)
         results["epochs"].append(row)
 
-    settings = {k: v for k, v in vars(a).items() if k not in ("resume", "overwrite", "run_dir", "no_progress")}
+    settings = cli.run_settings(a)
     folder.start(None if a.resume else {"config.json": json.dumps({"train": settings, "word2vec": w2v.config_dict()},
                                                                   indent=1)})
     w2v.train(ids, line_starts, progress=False if a.no_progress else None, epoch_callback=after_epoch,

@@ -87,7 +87,7 @@ def build_parser():
 
 def parse_args(argv=None):
     """The parsed arguments, with --epochs' default filled in (20, or 2 with --demo)."""
-    args = build_parser().parse_args(argv)
+    args = cli.parse_args(build_parser(), argv)
     if args.epochs is None:
         args.epochs = 2 if args.demo else 20
     return args
@@ -142,7 +142,7 @@ def run(argv=None) -> dict:
                       callbacks=[PlotHistory(out / "history.png", title=f"MLP on {dataset}")],
                       progress=False if args.no_progress else None, checkpoint_dir=out,
                       checkpoint_every=args.checkpoint_every)
-    settings = {k: v for k, v in vars(args).items() if k not in ("run_dir", "resume", "overwrite", "no_progress")}
+    settings = cli.run_settings(args)
     settings["dataset"] = dataset
     folder.start(None if args.resume else {"config.json": json.dumps({"train": settings}, indent=1)})
     print(f"{dataset}: {len(x_train)} training images, {len(data.x_test)} test images; writing to {out}/")

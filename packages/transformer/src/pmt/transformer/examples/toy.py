@@ -282,12 +282,12 @@ def build_parser():
 def run(argv=None) -> dict:
     """Train as the command line says; returns `train_toy`'s result."""
     parser = build_parser()
-    a = parser.parse_args(argv)
+    a = cli.parse_args(parser, argv)
     folder = RunFolder(a.run_dir or f"runs/toy-{a.task}", f"toy {a.task}", PROG)
     folder.prepare(a.resume, a.overwrite)
     if a.resume:
         a = cli.settings_for_resume(a, folder.config(required=("train",))["train"], parser, RESUMABLE, folder.path)
-    settings = {k: v for k, v in vars(a).items() if k not in ("run_dir", "resume", "overwrite", "no_progress")}
+    settings = cli.run_settings(a)
     r = train_toy(a.task, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, eval_every=a.eval_every,
                   n_eval=a.n_eval, min_len=min(5, a.max_len), max_len=a.max_len, seed=a.seed, out_dir=folder.path,
                   progress=False if a.no_progress else None, resume=a.resume, checkpoint_every=a.checkpoint_every,

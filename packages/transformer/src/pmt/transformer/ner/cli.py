@@ -184,8 +184,7 @@ def cmd_train(a, parser):
                       callbacks=[ModelCheckpoint(folder.path, save_best_only=True, monitor="val_f1")])
     print(f"model: {sum(p.data.size for p in model.parameters()):,} parameters, {len(words):,} words, "
           f"{len(chars)} characters, {len(tag_vocab)} tags; {len(train_b)} steps per epoch")
-    settings = {k: v for k, v in vars(a).items() if k not in ("func", "parser", "command", "run_dir", "resume",
-                                                              "overwrite", "no_progress")}
+    settings = cli.run_settings(a)
     folder.start(None if a.resume else {"config.json": json.dumps(
         {"model": cfg.to_dict(), "words": words.itos, "chars": chars.itos, "train": settings})})
     t0 = time.perf_counter()
@@ -268,7 +267,7 @@ def build_parser():
 
 def run(argv=None):
     """Run one sub-command; returns its result (train: the history, eval: the report, tag: the tags)."""
-    a = build_parser().parse_args(argv)
+    a = cli.parse_args(build_parser(), argv)
     return a.func(a, a.parser)
 
 

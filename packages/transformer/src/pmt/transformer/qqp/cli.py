@@ -129,8 +129,7 @@ def cmd_train(a, parser):
     valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None)
     mcfg = PairClassifierConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.max_len, a.dropout, a.pooling)
     model = PairClassifier(mcfg)
-    settings = {k: v for k, v in vars(a).items() if k not in ("func", "parser", "command", "run_dir", "resume",
-                                                              "overwrite", "no_progress")}
+    settings = cli.run_settings(a)
     cfg = {"model": mcfg.to_dict(), "train": settings, "data": folder.record_path(path),
            "split": {"valid_fraction": a.valid_fraction, "seed": a.split_seed}}
     total = a.epochs * len(train_b)
@@ -272,7 +271,7 @@ def build_parser():
 
 def run(argv=None):
     """Run one sub-command; returns its result (train: the history, eval: the probabilities, ...)."""
-    a = build_parser().parse_args(argv)
+    a = cli.parse_args(build_parser(), argv)
     return a.func(a, a.parser)
 
 
