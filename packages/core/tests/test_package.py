@@ -15,7 +15,8 @@ seed get_rng get_rng_state set_rng_state Constant StepDecay Exponential Cosine W
 InverseSqrt Schedule Trainer History DivergenceError Callback EarlyStopping ModelCheckpoint
 LRSchedulerCallback PlotHistory accuracy precision recall f1_score confusion_matrix save_checkpoint
 load_checkpoint CheckpointError plot_history batches Rewindable bucket_batches pad_sequences fetch
-register DatasetSpec RemoteFile DatasetError read_idx""".split()
+register DatasetSpec RemoteFile DatasetError read_idx checkpoint_meta check_finite atomic_write read_npz
+GracefulInterrupt Progress RunFolder newest_checkpoint""".split()
 
 
 @pytest.mark.parametrize("name", PUBLIC)
