@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 OUTCOMES = ("clear", "unclear", "traceback", "accepted", "hang", "damaged")
 
@@ -41,20 +42,6 @@ def time_limit(seconds):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@contextmanager
-def environment(env):
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def snapshot(folder: Path | None) -> dict | None:
@@ -91,7 +78,7 @@ def run_cli(case, ws, clis, counter):
     before = snapshot(run_dir)
     out, err = io.StringIO(), io.StringIO()
     try:
-        with environment(case.env), redirect_stdout(out), redirect_stderr(err), time_limit(case.timeout):
+        with mock.patch.dict(os.environ, case.env or {}), redirect_stdout(out), redirect_stderr(err), time_limit(case.timeout):
             status = clis[case.cli](argv)
     except Hang:
         return "hang", f"no answer within {case.timeout:.0f} s"
