@@ -65,8 +65,7 @@ def _nan_checkpoint(name):
         arrays = read_npz(run / name)
         key = next(k for k in arrays if k.startswith("model/") and arrays[k].dtype.kind == "f")
         arrays[key] = np.full_like(arrays[key], np.nan)
-        np.savez(run / name, **arrays)
-        (run / name).with_suffix(".npz.npz").rename(run / name) if (run / (name + ".npz")).exists() else None
+        np.savez(run / name, **arrays)           # the name ends in .npz: numpy adds nothing
     return prepare
 
 
@@ -321,6 +320,9 @@ def cli_cases(ws) -> list:
     add("qqp eval --split when the data file is gone", "qqp", ["eval", "--split", "valid", "--run-dir", RUN], 2,
         "QQP file not found", run="qqp", prepare=_edit_config(lambda c: __import__("json").dumps(
             {**c, "data": "/nonexistent/train.tsv"})))
+    add("qqp eval --split, config.json split garbled", "qqp", ["eval", "--split", "valid", "--run-dir", RUN], 2,
+        "config.json: 'split' should be", run="qqp", prepare=_edit_config(lambda c: __import__("json").dumps(
+            {**c, "split": "ten percent"})))
     add("qqp eval --max-rows 0", "qqp", ["eval", "--data", str(f.qqp), "--run-dir", RUN, "--max-rows", "0"], 2,
         _arg("--max-rows", INT1), run="qqp")
     add("qqp attention --layer 9", "qqp", ["attention", "a", "b", "--run-dir", RUN, "--layer", "9"], 2,

@@ -71,6 +71,11 @@ def load_run(run_dir):
     if cfg["model"].get("vocab_size") != tok.vocab_size:
         raise ValueError(f"{folder.path / 'vocab.txt'}: {tok.vocab_size} tokens, but config.json's model has "
                          f"vocab_size {cfg['model'].get('vocab_size')}: the run folder is inconsistent")
+    split = cfg["split"]
+    if not (isinstance(split, dict) and isinstance(split.get("seed"), int)
+            and isinstance(split.get("valid_fraction"), float) and isinstance(cfg["train"], dict)):
+        raise ValueError(f"{folder.path / 'config.json'}: 'split' should be {{\"valid_fraction\": float, \"seed\": int}} "
+                         f"and 'train' an object, got {split!r}")
     load_checkpoint(folder.best_checkpoint(), model)
     model.eval()
     return model, tok, cfg
@@ -174,7 +179,7 @@ def cmd_eval(a, parser):
     print(data.summary())
     if data.labels is None:
         raise ValueError(f"{data.path}: no is_duplicate column: nothing to score (use predict)")
-    p = predict_proba(model, tok, data.question1, data.question2, cfg["model"]["max_len"],
+    p = predict_proba(model, tok, data.question1, data.question2, model.config.max_len,
                       symmetric=not a.one_order)
     y = data.labels
     print(f"pairs {len(y):,}  accuracy {accuracy(p, y) * 100:.2f}%  F1 {f1_score(p, y) * 100:.2f}%  "
@@ -192,7 +197,7 @@ def _check_questions(a):
 def cmd_predict(a, parser):
     _check_questions(a)
     model, tok, cfg = load_run(a.run_dir)
-    p = predict_proba(model, tok, [a.question1], [a.question2], cfg["model"]["max_len"],
+    p = predict_proba(model, tok, [a.question1], [a.question2], model.config.max_len,
                       symmetric=not a.one_order)[0]
     print(f"P(duplicate) = {p:.4f}")
     return p
