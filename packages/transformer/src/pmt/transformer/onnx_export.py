@@ -232,7 +232,7 @@ def export_onnx(model, path) -> Path:
         raise TypeError(f"export_onnx: expected a PairClassifier or an NERTagger, got {type(model).__name__}")
     with atomic_write(path) as f:
         f.write(proto.SerializeToString())
-    return path
+    return Path(path)
 
 
 def onnx_session(path, threads: int | None = None):
