@@ -1,8 +1,8 @@
 """QQP inference throughput, pairs per second: PMT (numpy) vs the PyTorch twin vs onnxruntime.
 
 The same weights (one exported safetensors file, and the ONNX graph exported beside it) and the
-same validation pairs (the run's own split, in file order, each batch cut to its longest pair)
-go to three workers, each in its own process with its thread count pinned:
+same validation pairs (the first N of the run's own split, sorted by length, each batch cut to
+its longest pair) go to three workers, each in its own process with its thread count pinned:
 
     pmt     pmt.transformer PairClassifier under no_grad     OPENBLAS/OMP/MKL_NUM_THREADS = t
     torch   PairClassifierTwin under inference_mode          torch.set_num_threads(t)
@@ -121,7 +121,9 @@ def run_throughput(a) -> int:
     out.mkdir(parents=True, exist_ok=True)
     weights, onnx_path, inputs = out / "qqp.safetensors", out / "qqp.onnx", out / "throughput-pairs.npz"
     export_run("qqp", a.qqp, onnx=onnx_path, safetensors=weights)
-    model, batches = qqp_batches(a.qqp, a.pairs, batch_size=1)          # one pair per row, own length
+    _, batches = qqp_batches(a.qqp, a.pairs, batch_size=1)              # one pair per row, own length
+    # Sorted by length, so a batch of 64 carries little padding (as PMT's bucketed batches do).
+    batches.sort(key=lambda b: b[0].shape[1])
     width = max(b[0].shape[1] for b in batches)
     pad = lambda x: np.pad(x, ((0, 0), (0, width - x.shape[1])))        # noqa: E731
     np.savez(inputs, ids=np.concatenate([pad(b[0]) for b in batches]),
