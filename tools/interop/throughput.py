@@ -142,16 +142,24 @@ def run_throughput(a) -> int:
     table = []
     for threads in a.threads:
         for b in a.batch_sizes:
-            med = {k: statistics.median(x[str(b)] for x in results[(threads, k)]) for k in BACKENDS}
-            table.append({"threads": threads, "batch": b, **med})
-    print(f"\nQQP inference, pairs/s (median of {a.rounds} rounds, {len(batches)} pairs each)")
+            per_round = {k: [x[str(b)] for x in results[(threads, k)]] for k in BACKENDS}
+            # Ratios are taken within a round (the three ran back to back) and then the median:
+            # steadier than a ratio of medians when the machine's load drifts between rounds.
+            ratio = {k: statistics.median(p / o for p, o in zip(per_round["pmt"], per_round[k]))
+                     for k in ("torch", "onnx")}
+            table.append({"threads": threads, "batch": b, **{k: statistics.median(v) for k, v in per_round.items()},
+                          "pmt_over_torch": ratio["torch"], "pmt_over_onnx": ratio["onnx"], "rounds": per_round})
+    print(f"\nQQP inference, pairs/s (median of {a.rounds} rounds, {len(batches)} pairs each; ratios: median of "
+          f"the per-round ratios)")
     print("| threads | batch | PMT numpy | PyTorch twin | onnxruntime | PMT / PyTorch | PMT / onnxruntime |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for t in table:
         print(f"| {t['threads']} | {t['batch']} | {t['pmt']:.0f} | {t['torch']:.0f} | {t['onnx']:.0f} | "
-              f"{t['pmt'] / t['torch']:.2f} | {t['pmt'] / t['onnx']:.2f} |")
+              f"{t['pmt_over_torch']:.2f} | {t['pmt_over_onnx']:.2f} |")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average at the end: {load:.1f} (on {os.cpu_count()} cores)")
     (out / "throughput.json").write_text(json.dumps({"run": str(a.qqp), "pairs": len(batches), "rounds": a.rounds,
-                                                     "table": table}, indent=1))
+                                                     "load_average": load, "table": table}, indent=1))
     return 0
 
 
