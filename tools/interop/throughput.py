@@ -40,6 +40,7 @@ def _batches(inputs, batch_size):
 
 
 def _load(backend, weights, onnx_path, threads):
+    """(run(prepared batch) -> logits, prepare(ids, segments) -> what run takes) for one backend."""
     if backend == "pmt":
         from pmt.core import load_weights, safetensors_metadata
         from pmt.graph import no_grad
