@@ -37,7 +37,7 @@ from .qqp.model import PairClassifierConfig
 __all__ = ["OPSET", "require", "pair_classifier_onnx", "tagger_onnx", "export_onnx", "onnx_session"]
 
 OPSET = 17                   # the first opset with LayerNormalization
-INSTALL_HINT = 'pip install "pmt-transformer[onnx]" (from a clone: pip install "packages/transformer[onnx]")'
+INSTALL_HINT = 'pip install "packages/transformer[onnx]" from the repository root (or: make install-onnx)'
 _MASKED = -1e9               # added to the scores of padding keys: exp(-1e9 - max) is exactly 0 in float32
 
 
