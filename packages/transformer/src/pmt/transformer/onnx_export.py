@@ -103,19 +103,13 @@ class _Graph:
         return self.linear(o, f"{prefix}.out_proj")                              # (B, T, d)
 
     def encoder(self, x, n_layers, n_heads, d_model, mask):
-        """PMT's TransformerEncoder: pre-LN blocks and a final LayerNorm (post-LN when the
-        state_dict has no `encoder.norm`)."""
-        pre = "encoder.norm.gamma" in self.state
+        """PMT's pre-LN TransformerEncoder (what both task models use): per layer
+        x += attn(LN1(x)); x += ff(LN2(x)); then the final LayerNorm `encoder.norm`."""
         for i in range(n_layers):
             p = f"encoder.layers.{i}"
-            if pre:
-                x = self.op("Add", x, self.self_attention(self.layer_norm(x, f"{p}.norm1"), p, n_heads, d_model,
-                                                          mask))
-                x = self.op("Add", x, self.feed_forward(self.layer_norm(x, f"{p}.norm2"), p))
-            else:
-                x = self.layer_norm(self.op("Add", x, self.self_attention(x, p, n_heads, d_model, mask)), f"{p}.norm1")
-                x = self.layer_norm(self.op("Add", x, self.feed_forward(x, p)), f"{p}.norm2")
-        return self.layer_norm(x, "encoder.norm") if pre else x
+            x = self.op("Add", x, self.self_attention(self.layer_norm(x, f"{p}.norm1"), p, n_heads, d_model, mask))
+            x = self.op("Add", x, self.feed_forward(self.layer_norm(x, f"{p}.norm2"), p))
+        return self.layer_norm(x, "encoder.norm")
 
     def key_mask(self, ids, pad_id):
         """(B, 1, 1, T) additive mask: 0 on real tokens, -1e9 on padding."""
