@@ -14,13 +14,14 @@ DEPS_word2vec    := core mlp word2vec
 DEPS_graph       := core graph
 DEPS_transformer := core graph transformer
 
-.PHONY: help install demo test-all bench lint clean $(addprefix install-,$(PKGS)) $(addprefix test-,$(PKGS)) $(addprefix bench-,$(PKGS))
+.PHONY: help install install-onnx demo test-all bench lint clean $(addprefix install-,$(PKGS)) $(addprefix test-,$(PKGS)) $(addprefix bench-,$(PKGS))
 
 help:
 	@echo "make demo          train the headline example and say where its plot landed"
 	@echo "make test-all      run every package's tests"
 	@echo "make install       all packages, editable, plus pytest"
 	@echo "make install-PKG   one milestone and what it needs ($(PKGS))"
+	@echo "make install-onnx  the optional ONNX extra (onnx, onnxruntime): export tests then run instead of skipping"
 	@echo "make test-PKG      one package's tests"
 	@echo "make bench         all benchmarks (slow); bench-PKG for one"
 
@@ -42,6 +43,12 @@ $(VENV)/.installed: $(PYTHON) $(wildcard packages/*/pyproject.toml packages/*/se
 	touch $@
 
 install: $(VENV)/.installed
+
+# The transformer package's optional extra `onnx` (its pyproject.toml lists the same packages).
+# Installed by name: pip cannot add an extra to the --no-deps editable install above.
+ONNX_EXTRA := "onnx>=1.15" "onnxruntime>=1.17"
+install-onnx: $(VENV)/.installed
+	$(PIP) install -q $(ONNX_EXTRA)
 
 # Tests use small matrices: one BLAS thread is as fast and never oversubscribes a shared machine.
 TEST_ENV := OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1}

@@ -1,5 +1,6 @@
 """pmt.transformer: attention and Transformer blocks on pmt.graph, a WordPiece tokenizer,
-and the two tasks built on them: CoNLL-2003 NER (`pmt.transformer.ner`) and QQP (`pmt.transformer.qqp`).
+and the two tasks built on them: CoNLL-2003 NER (`pmt.transformer.ner`) and QQP (`pmt.transformer.qqp`),
+with ONNX export of both (`onnx_export`, optional extra `onnx`).
 """
 from .attention import MultiHeadAttention
 from .attention_kernel import attention_backward, attention_forward, causal_mask, padding_mask
@@ -15,6 +16,7 @@ from .layernorm import layer_norm_backward, layer_norm_forward
 from .layers import (LayerNorm, LearnedPositionalEncoding, Linear, PositionwiseFeedForward,
                      SinusoidalPositionalEncoding, sinusoidal_table, xavier_linear)
 from .model import TokenEmbedding, Transformer, embed
+from .onnx_export import export_onnx, onnx_session
 from .pretokenize import Normalizer, pre_tokenize
 from .softmax_ce import softmax_cross_entropy_backward, softmax_cross_entropy_forward
 from .tokenizer import (BOS_ID, CLS_ID, EOS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID, BatchEncoding,

@@ -41,7 +41,7 @@ def run_cli(parser, argv=None):
         return args.func(args)
     try:
         args.func(args)
-    except (OSError, ValueError, CheckpointError, DatasetError) as e:
+    except (OSError, ValueError, ImportError, CheckpointError, DatasetError) as e:
         # Bad input (a missing file, a malformed row, a corrupt checkpoint): one clear line,
         # not a traceback.
         parser.exit(2, f"{parser.prog}: error: {e}\n")

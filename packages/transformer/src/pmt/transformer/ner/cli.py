@@ -23,6 +23,7 @@ from pmt.graph import no_grad
 
 from ..conll import TagVocab, load_conll2003, read_conll, to_iob2
 from ..conlleval import evaluate, extract_entities, print_report
+from ..export import add_export_command, checked_session, onnx_tag
 from ..run_folder import best_checkpoint, read_config, run_cli
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
 from .model import NERTagger, TaggerConfig
@@ -126,7 +127,10 @@ def cmd_train(a):
 def cmd_eval(a):
     model, words, chars, _ = load_run(a.model)
     sents = read_conll(a.data)
-    pred = predict(model, words, chars, [s.tokens for s in sents])
+    if a.onnx:
+        pred = onnx_tag(checked_session(a.onnx, "ner", model), model, words, chars, [s.tokens for s in sents])
+    else:
+        pred = predict(model, words, chars, [s.tokens for s in sents])
     # Gold is converted to IOB2 like the predictions: entities (and so P/R/F1) are unchanged,
     # and the token accuracy then compares like with like (IOB1's I-X vs IOB2's B-X at every
     # entity start would otherwise count as errors).
@@ -179,11 +183,14 @@ def build_parser():
     e = sub.add_parser("eval", help="conlleval table on any CoNLL-format file")
     e.add_argument("--data", required=True)
     e.add_argument("--model", default="runs/ner")
+    e.add_argument("--onnx", metavar="FILE", help="compute emissions with this file written by export "
+                   "(onnxruntime); the CRF decode stays in numpy")
     e.set_defaults(func=cmd_eval)
     g = sub.add_parser("tag", help="print the entities of a sentence")
     g.add_argument("text", nargs="+")
     g.add_argument("--model", default="runs/ner")
     g.set_defaults(func=cmd_tag)
+    add_export_command(sub, "ner", "runs/ner")
     return p
 
 

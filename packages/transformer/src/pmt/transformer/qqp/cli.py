@@ -23,6 +23,7 @@ from pmt.core.metrics import accuracy, f1_score, precision, recall
 from pmt.core.schedules import WarmupLinear
 from pmt.graph import no_grad, softmax
 
+from ..export import add_export_command, checked_session, onnx_pair_proba
 from ..functional import cross_entropy
 from ..run_folder import best_checkpoint, read_config, run_cli
 from ..tokenizer import Tokenizer
@@ -147,8 +148,12 @@ def cmd_eval(a):
     print(data.summary())
     if data.labels is None:
         raise SystemExit(f"{a.data} has no is_duplicate column: nothing to score (use predict)")
-    p = predict_proba(model, tok, data.question1, data.question2, cfg["model"]["max_len"],
-                      symmetric=not a.one_order)
+    if a.onnx:
+        p = onnx_pair_proba(checked_session(a.onnx, "qqp", model), tok, data.question1, data.question2,
+                            cfg["model"]["max_len"], symmetric=not a.one_order)
+    else:
+        p = predict_proba(model, tok, data.question1, data.question2, cfg["model"]["max_len"],
+                          symmetric=not a.one_order)
     y = data.labels
     print(f"pairs {len(y):,}  accuracy {accuracy(p, y) * 100:.2f}%  F1 {f1_score(p, y) * 100:.2f}%  "
           f"precision {precision(p, y) * 100:.2f}%  recall {recall(p, y) * 100:.2f}%")
@@ -211,6 +216,8 @@ def build_parser():
                    help="score (q1, q2) only, instead of the mean over both question orders")
     e.add_argument("--model", default="runs/qqp", help="run folder written by train")
     e.add_argument("--max-rows", type=int)
+    e.add_argument("--onnx", metavar="FILE", help="run the network through this file written by export "
+                   "(onnxruntime)")
     e.set_defaults(func=cmd_eval)
     q = sub.add_parser("predict", help="duplicate probability of one pair")
     q.add_argument("question1")
@@ -226,6 +233,7 @@ def build_parser():
     h.add_argument("--layer", type=int, default=-1, help="encoder layer (default: the last)")
     h.add_argument("--out", default="runs/qqp/attention.png")
     h.set_defaults(func=cmd_attention)
+    add_export_command(sub, "qqp", "runs/qqp")
     return p
 
 
