@@ -276,6 +276,11 @@ def broadcast_parameters(params, root: int = 0):
 # -------------------------------------------------------------------------- gradient exchange
 _NONE, _DENSE, _SPARSE = 0, 1, 2
 
+# What the last allreduce_gradients moved, for benchmarks and the curious: bytes of the
+# all-gathered header, of the fused allreduce buffer, of all ranks' gathered (index, row)
+# pairs together, and which parameters went which sparse route.
+last_exchange: dict = {}
+
 
 def _kind(grad) -> int:
     if grad is None:
@@ -360,6 +365,13 @@ def allreduce_gradients(params, weight: float = 1.0, sums=None, sparse: str = "a
         _allreduce_dense(comm, MPI, params, dense, densified, scale, dtype)
     if gathered:
         _allgather_rows(comm, params, gathered, all_rows[:, gathered], scale, dtype)
+    item = np.dtype(dtype).itemsize
+    last_exchange.update(
+        header_bytes=table.nbytes,
+        dense_bytes=item * sum(params[i].data.size for i in dense)
+        + item * sum(params[i].data.size + params[i].data.shape[0] for i in densified),
+        gathered_bytes=sum(int(all_rows[:, i].sum()) * (8 + item * params[i].data[0].size) for i in gathered),
+        gathered=[i for i in gathered], densified=[i for i in densified])
     return total_sums
 
 
