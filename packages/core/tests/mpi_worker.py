@@ -243,6 +243,12 @@ def scenario_fail(out):
     trainer.fit(train, epochs=50)
 
 
+def scenario_disagree(out):
+    """Each rank shuffles with its own seed: the ranks' global batches differ."""
+    model, trainer, train, valid = build("dense", "sgd")
+    trainer.fit(batches(*train.arrays, batch_size=16, shuffle=True, seed=distributed.rank()), epochs=1)
+
+
 class _Slow:
     """Makes steps slow enough to interrupt and tells the test when training runs."""
 

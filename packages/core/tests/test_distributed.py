@@ -139,6 +139,11 @@ def test_a_failing_rank_ends_the_job_within_seconds_with_its_message(tmp_path):
     assert time.perf_counter() - t0 < 30     # startup included; a hang would hit the timeout
 
 
+def test_ranks_iterating_different_batches_end_the_job_saying_so(tmp_path):
+    r = run_mpi(2, [WORKER, "disagree", tmp_path / "out.npz"], timeout=60)
+    assert r.returncode != 0 and "the ranks hold different global batches at batch 0" in r.stderr
+
+
 def test_ctrl_c_under_mpiexec_stops_every_rank_after_the_same_step_and_checkpoints(tmp_path):
     proc = start_mpi(2, [WORKER, "interrupt", tmp_path / "out.npz", tmp_path])
     try:

@@ -147,11 +147,30 @@ def init() -> int:
     their stderr (warnings, errors) is kept.  Installs the excepthook that aborts the whole job
     when a rank dies of an uncaught exception.  Idempotent; a no-op on one process.
     """
+    global _joined
     size = world_size()
-    if size > 1 and not is_main() and not getattr(sys.stdout, "_pmt_silenced", False):
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
-        sys.stdout._pmt_silenced = True
+    if size > 1 and not _joined:
+        _joined = True
+        if not is_main():
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+        elif _local_ranks() > 1 and not any(v in os.environ for v in _THREAD_VARS):
+            # Each rank's BLAS would start one thread per core: N ranks x cores threads on the
+            # cores.  Too late to change here (the BLAS library is loaded with numpy).
+            sys.stderr.write(f"pmt: {_local_ranks()} ranks on this machine and no OPENBLAS_NUM_THREADS: "
+                             f"set OPENBLAS_NUM_THREADS=1 (one BLAS thread per rank) for speed\n")
     return size
+
+
+_joined = False
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _local_ranks() -> int:
+    """Ranks on this machine, as the launcher announces it (MPICH, Open MPI), else 1."""
+    for var in ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE"):
+        if var in os.environ:
+            return int(os.environ[var])
+    return 1
 
 
 @contextmanager
@@ -216,6 +235,15 @@ def _batch_len(batch) -> int:
         return len(targets)
     except TypeError:
         return 1
+
+
+def _fingerprint(batch) -> tuple[float, float]:
+    """(size, sum of the targets) of a global batch: equal on every rank if they agree on the data."""
+    try:
+        total = float(np.sum(np.asarray(batch[-1], dtype=np.float64)))
+    except (TypeError, ValueError):  # targets that are not numbers: compare sizes only
+        total = 0.0
+    return float(_batch_len(batch)), total
 
 
 def shard(batch, rank_: int | None = None, size: int | None = None):
@@ -530,12 +558,17 @@ class DataParallel:
             with self.rank_stream(index):
                 loss, n, metric_sums = local_step(part)
             weight = self._weight(part, n)
-        local = [weight, weight * loss, n, float(self._sigints > 0)]
+        seen = _fingerprint(batch)
+        local = [weight, weight * loss, n, float(self._sigints > 0), *seen]
         local += [metric_sums.get(name, 0.0) for name in metric_names]     # an idle rank sends zeros
         totals = allreduce_gradients(self.params, weight, local)
         W, WL, total_n, stop = totals[:4]
+        if not np.allclose(totals[4:6], self.size * np.asarray(seen), rtol=1e-12, atol=0):
+            raise RuntimeError(f"rank {self.rank}: the ranks hold different global batches at batch {index} "
+                               f"(this rank's has {int(seen[0])} examples): every rank must iterate the same "
+                               f"data in the same order (shuffle with a seed or pmt.core.seeding's generator)")
         self.stop_requested = stop > 0
-        return (WL / W if W > 0 else 0.0), int(total_n), dict(zip(metric_names, totals[4:].tolist()))
+        return (WL / W if W > 0 else 0.0), int(total_n), dict(zip(metric_names, totals[6:].tolist()))
 
     # ---- evaluation
     def eval_batch(self, batch, local_eval, keep_outputs: bool):

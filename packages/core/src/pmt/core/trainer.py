@@ -12,6 +12,8 @@ seeded shuffle can differ per epoch. The model implements
     model.state_dict() -> dict[str, ndarray]; model.load_state_dict(d)
     model.train_step(batch, loss) -> (float, outputs) # forward + loss + backward: fills p.grad
     model.eval_step(batch, loss)  -> (float, outputs) # forward + loss, no gradients
+    model.loss_weight(batch) -> float               # optional: terms the loss is a mean of (default:
+                                                    # examples); weights ranks' shares under MPI
 
 The loss value is the mean over the batch; `outputs` (e.g. logits) feed the metrics,
 `dict[name, fn(outputs, targets) -> float]`. One training step is
