@@ -43,7 +43,8 @@ Exchanging gradients, per step (`allreduce_gradients`):
 2. all dense gradients travel in ONE fused buffer, pre-scaled by w_r / W and summed by a single
    `Allreduce`: one message of P floats instead of one per parameter (latency is paid once).
 3. sparse-row gradients (embedding tables) are either all-gathered (each rank receives the
-   others' rows and indices; the optimizer sums duplicates) or densified into the fused buffer,
+   others' rows and indices, all tables in one `Allgatherv`; the optimizer sums duplicates) or
+   densified into the fused buffer,
    whichever moves fewer bytes.  A ring allreduce moves 2(N-1)/N of the buffer per rank, an
    allgather (N-1)/N of the gathered rows, so gathering wins when
 
@@ -435,29 +436,29 @@ def _allgather_rows(comm, params, gathered, rows, scale, dtype):
     """Step 3: every rank receives every rank's (index, scaled row) pairs of the gathered tables.
 
     rows: (N, G) int, rank r's row count for the g-th gathered parameter (from the header).
-    Each rank sends its tables' rows back to back, in `gathered` order; the receive buffers
-    are laid out rank after rank, so piece (r, g) starts at rank r's offset plus the rows of
-    the tables before g.
+    One `Allgatherv` carries everything: rank r sends its indices of all gathered tables (int32
+    bit patterns stored in the float32 buffer; a copy, no arithmetic, so they arrive intact),
+    then its scaled rows, table after table.  With the counts from the header every rank knows
+    where piece (r, g) starts in the received buffer.
     """
     widths = np.array([int(np.prod(params[i].data.shape[1:], dtype=np.int64)) for i in gathered])
-    mine = [params[i].grad for i in gathered]
-    send_idx = np.concatenate([g.indices for g in mine if g is not None] or [np.zeros(0, np.int64)])
-    send_val = np.concatenate([(g.values * scale).astype(dtype, copy=False).reshape(-1)
-                               for g in mine if g is not None] or [np.zeros(0, dtype)])
-    idx_counts, val_counts = rows.sum(axis=1), (rows * widths).sum(axis=1)    # (N,) per rank
-    idx_displs = np.concatenate([[0], np.cumsum(idx_counts)[:-1]])
-    val_displs = np.concatenate([[0], np.cumsum(val_counts)[:-1]])
-    recv_idx = np.empty(int(idx_counts.sum()), np.int64)
-    recv_val = np.empty(int(val_counts.sum()), dtype)
-    comm.Allgatherv(send_idx.astype(np.int64, copy=False), [recv_idx, (idx_counts, idx_displs)])
-    comm.Allgatherv(send_val, [recv_val, (val_counts, val_displs)])
-    # Where piece (r, g) starts inside rank r's segment: rows of tables 0..g-1 of that rank.
-    idx_start = idx_displs[:, None] + np.cumsum(rows, axis=1) - rows                 # (N, G)
-    val_start = val_displs[:, None] + np.cumsum(rows * widths, axis=1) - rows * widths
+    itype = np.dtype(f"i{np.dtype(dtype).itemsize}")          # an integer of the float's size
+    mine = [params[i].grad for i in gathered if params[i].grad is not None]
+    indices = np.concatenate([g.indices for g in mine] or [np.zeros(0, itype)]).astype(itype)
+    send = np.concatenate([indices.view(dtype)] + [(g.values * scale).astype(dtype, copy=False).reshape(-1)
+                                                   for g in mine])
+    n_idx, n_val = rows.sum(axis=1), (rows * widths).sum(axis=1)              # (N,) per rank
+    counts = n_idx + n_val
+    displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    recv = np.empty(int(counts.sum()), dtype)
+    comm.Allgatherv(send, [recv, (counts, displs)])
+    # Piece (r, g): rank r's segment starts at displs[r]; its indices come first, then its values.
+    idx_start = displs[:, None] + np.cumsum(rows, axis=1) - rows                             # (N, G)
+    val_start = (displs + n_idx)[:, None] + np.cumsum(rows * widths, axis=1) - rows * widths
     for g, i in enumerate(gathered):
         p = params[i]
-        idx = np.concatenate([recv_idx[a:a + n] for a, n in zip(idx_start[:, g], rows[:, g])])
-        val = np.concatenate([recv_val[a:a + n * widths[g]] for a, n in zip(val_start[:, g], rows[:, g])])
+        idx = np.concatenate([recv[a:a + n].view(itype) for a, n in zip(idx_start[:, g], rows[:, g])])
+        val = np.concatenate([recv[a:a + n * widths[g]] for a, n in zip(val_start[:, g], rows[:, g])])
         p.grad = SparseRows(idx, val.reshape((-1,) + p.data.shape[1:]).astype(p.data.dtype, copy=False))
 
 
