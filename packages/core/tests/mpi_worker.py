@@ -268,8 +268,9 @@ def scenario_interrupt(out, folder):
     trainer.callbacks.append(_Slow(os.path.join(folder, "ready")))
     trainer.fit(train, epochs=10_000)
     _same_everywhere([p.data for p in model.parameters()])
-    print(json.dumps({"rank": distributed.rank(), "interrupted": trainer.interrupted, "step": trainer.step}),
-          file=sys.stderr, flush=True)
+    report = {"rank": distributed.rank(), "interrupted": trainer.interrupted, "step": trainer.step}
+    with open(os.path.join(folder, f"report-{distributed.rank()}.json"), "w") as f:
+        json.dump(report, f)
 
 
 if __name__ == "__main__":
