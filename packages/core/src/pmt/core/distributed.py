@@ -230,12 +230,9 @@ def _install_excepthook():
 
 # ----------------------------------------------------------------------------------- batches
 def _batch_len(batch) -> int:
-    """Examples in a batch = length of its targets (the last element), as the Trainer counts them."""
-    targets = batch[-1] if isinstance(batch, (tuple, list)) else batch
-    try:
-        return len(targets)
-    except TypeError:
-        return 1
+    """Examples in a batch, counted as the Trainer counts them (the length of the targets)."""
+    from .trainer import _batch_size  # imported here: the trainer module imports this one
+    return _batch_size(batch)
 
 
 def _fingerprint(batch) -> tuple[float, float]:
