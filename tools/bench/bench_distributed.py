@@ -145,7 +145,7 @@ def worker(name, steps, warmup, data_path):
               "cpu_ms_per_step": 1e3 * (cpu[warmup + steps - 1] - cpu[warmup - 1]) / steps,
               "exchange_ms": 1e3 * float(np.median(exchange[warmup:])) if exchange else 0.0,
               "model_dense_bytes": sum(4 * p.data.size for p, g in grads if not hasattr(g, "indices")),
-              "model_rows_bytes": sum(len(g.indices) * (8 + 4 * p.data[0].size) for p, g in sparse),
+              "model_rows_bytes": sum(len(g.indices) * 4 * (1 + p.data[0].size) for p, g in sparse),
               "model_table_bytes": sum(4 * (p.data.size + p.data.shape[0]) for p, g in sparse),
               **{k: v for k, v in distributed.last_exchange.items() if k.endswith("bytes")}}
     if distributed.world_size() > 1 and name == "qqp":

@@ -44,17 +44,17 @@ Exchanging gradients, per step (`allreduce_gradients`):
    `Allreduce`: one message of P floats instead of one per parameter (latency is paid once).
 3. sparse-row gradients (embedding tables) are either all-gathered (each rank receives the
    others' rows and indices, all tables in one `Allgatherv`; the optimizer sums duplicates) or
-   densified into the fused buffer,
-   whichever moves fewer bytes.  A ring allreduce moves 2(N-1)/N of the buffer per rank, an
-   allgather (N-1)/N of the gathered rows, so gathering wins when
+   densified into the fused buffer, whichever moves fewer bytes.  A ring allreduce moves
+   2(N-1)/N of the buffer per rank, an allgather (N-1)/N of the gathered rows.  A gathered row
+   costs its values plus a 4-byte index; a densified row its values plus a 4-byte "touched"
+   flag (the dense route needs it to keep the lazy optimizers' semantics).  So gathering wins
+   when R * (row_bytes + 4) < 2 * V * (row_bytes + 4), that is when
 
-        R * (row_bytes + 8)  <  2 * V * (row_bytes + 4)                              (2)
+        R  <  2 V                                                                      (2)
 
-   with R the rows touched over all ranks and V the table's rows (the +8 is an int64 index,
-   the +4 the per-row "touched" flag the dense route needs to keep the lazy optimizers'
-   semantics).  For the QQP model (V = 16,000 rows of 128 floats, ~1,000-2,500 rows touched
-   per batch of 64 pairs) gathering moves ~10x fewer bytes; `make bench-distributed` measures
-   both routes.
+   with R the rows touched over all ranks (duplicates included) and V the table's rows.  The
+   QQP model's 16,000-row table sees 300-1,200 rows per batch of 64 pairs: gathering moves
+   14-28x fewer bytes; `make bench-distributed` times both routes.
 
 Failures: a rank that raises must not leave the others waiting forever in a collective.
 `init()` installs an excepthook, `job()` a guard for a whole command, and the Trainer a guard
@@ -78,7 +78,7 @@ from .parameter import SparseRows
 from .seeding import get_rng
 
 __all__ = ["world_size", "rank", "is_main", "init", "job", "shard", "broadcast", "broadcast_parameters",
-           "allreduce_gradients", "abort", "DataParallel", "INSTALL_HINT"]
+           "allreduce_gradients", "gather_is_cheaper", "last_exchange", "abort", "DataParallel", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install "packages/core[mpi]" (in the repository: make install-mpi)'
 
@@ -321,8 +321,7 @@ def gather_is_cheaper(total_rows: int, shape) -> bool:
         total_rows: rows of sparse gradient summed over all ranks (duplicates included).
         shape: the parameter's shape (V, *row_shape).
     """
-    row_bytes = 4 * int(np.prod(shape[1:], dtype=np.int64))
-    return total_rows * (row_bytes + 8) < 2 * shape[0] * (row_bytes + 4)
+    return total_rows < 2 * shape[0]
 
 
 def allreduce_gradients(params, weight: float = 1.0, sums=None, sparse: str = "auto") -> np.ndarray:
@@ -396,7 +395,7 @@ def allreduce_gradients(params, weight: float = 1.0, sums=None, sparse: str = "a
         header_bytes=table.nbytes,
         dense_bytes=item * sum(params[i].data.size for i in dense)
         + item * sum(params[i].data.size + params[i].data.shape[0] for i in densified),
-        gathered_bytes=sum(int(all_rows[:, i].sum()) * (8 + item * params[i].data[0].size) for i in gathered),
+        gathered_bytes=sum(int(all_rows[:, i].sum()) * item * (1 + params[i].data[0].size) for i in gathered),
         gathered=[i for i in gathered], densified=[i for i in densified])
     return total_sums
 
