@@ -169,6 +169,14 @@ def scenario_equivalence(out):
     return results
 
 
+def scenario_compare(saved):
+    """Print how far an `equivalence` result of N ranks is from one process (run without mpiexec)."""
+    want, got = scenario_equivalence(None), np.load(saved)
+    keys = [k for k in want if "/p" in k or "/h-loss" in k or "/h-val_" in k]
+    worst = max(float(np.abs(got[k] - want[k]).max() / (np.abs(want[k]).max() + 1e-12)) for k in keys)
+    print(f"{len(keys)} arrays (parameters, loss, val_loss, val_acc): largest relative difference {worst:.2g}")
+
+
 def scenario_allreduce(out):
     """allreduce_gradients on hand-made gradients against the weighted mean computed here."""
     n, r = distributed.world_size(), distributed.rank()
