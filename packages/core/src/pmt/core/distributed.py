@@ -180,14 +180,15 @@ def job():
 
     Calls `init()`.  If the body ends, on any one rank, by an exception or a non-zero exit
     (`SystemExit`, which skips excepthooks), the rank prints why and aborts every rank: the
-    others may be waiting for it in a collective and would wait forever.  On one process it
-    changes nothing.
+    others may be waiting for it in a collective and would wait forever.  Exit status 130 is
+    let through: it is how a command ends after the Trainer's Ctrl-C stop, which every rank
+    reaches together.  On one process it changes nothing.
     """
     init()
     try:
         yield
     except SystemExit as e:
-        if _comm is not None and e.code not in (None, 0):
+        if _comm is not None and e.code not in (None, 0, 130):
             if not isinstance(e.code, int):  # SystemExit("message"): Python would print it, exit 1
                 print(e.code, file=sys.stderr, flush=True)
             _comm.Abort(e.code if isinstance(e.code, int) else 1)
