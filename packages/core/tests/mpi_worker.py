@@ -257,6 +257,13 @@ def scenario_disagree(out):
     trainer.fit(batches(*train.arrays, batch_size=16, shuffle=True, seed=distributed.rank()), epochs=1)
 
 
+def scenario_exit(out):
+    """Outside fit: the last rank exits with status 2 while rank 0 waits in a broadcast."""
+    if distributed.rank() == distributed.world_size() - 1:
+        raise SystemExit(2)
+    distributed.broadcast("never received by the last rank")
+
+
 class _Slow:
     """Makes steps slow enough to interrupt and tells the test when training runs."""
 

@@ -139,6 +139,11 @@ def test_a_failing_rank_ends_the_job_within_seconds_with_its_message(tmp_path):
     assert time.perf_counter() - t0 < 30     # startup included; a hang would hit the timeout
 
 
+def test_a_rank_exiting_early_inside_job_ends_the_job_with_its_status(tmp_path):
+    r = run_mpi(2, [WORKER, "exit", tmp_path / "out.npz"], timeout=60)
+    assert r.returncode == 2, r.stderr
+
+
 def test_ranks_iterating_different_batches_end_the_job_saying_so(tmp_path):
     r = run_mpi(2, [WORKER, "disagree", tmp_path / "out.npz"], timeout=60)
     assert r.returncode != 0 and "the ranks hold different global batches at batch 0" in r.stderr
