@@ -221,6 +221,17 @@ def scenario_dropout(out):
     model, trainer, train, valid = build("sentence", "adam", dropout=0.5)
     trainer.fit(train, epochs=1)
     _same_everywhere([p.data for p in model.parameters()])
+    dp = trainer._dp
+    if dp is not None:                         # the streams themselves: per rank, per batch
+        data_state = get_rng().bit_generator.state
+        with dp.rank_stream(0):
+            a = get_rng().random(4)
+        with dp.rank_stream(1):
+            b = get_rng().random(4)
+        assert get_rng().bit_generator.state == data_state          # the data stream is untouched
+        everyone = dp.comm.allgather(a)
+        assert len({tuple(x) for x in everyone}) == dp.size, "two ranks drew the same dropout numbers"
+        assert not np.array_equal(a, b), "two batches drew the same dropout numbers"
     _save(out, {f"p{i}": p.data for i, p in enumerate(model.parameters())})
 
 
