@@ -12,6 +12,8 @@ seeded shuffle can differ per epoch. The model implements
     model.state_dict() -> dict[str, ndarray]; model.load_state_dict(d)
     model.train_step(batch, loss) -> (float, outputs) # forward + loss + backward: fills p.grad
     model.eval_step(batch, loss)  -> (float, outputs) # forward + loss, no gradients
+    model.loss_weight(batch) -> float               # optional: terms the loss is a mean of (default:
+                                                    # examples); weights ranks' shares under MPI
 
 The loss value is the mean over the batch; `outputs` (e.g. logits) feed the metrics,
 `dict[name, fn(outputs, targets) -> float]`. One training step is
@@ -45,6 +47,13 @@ bit-for-bit the run that was never stopped, provided all randomness (shuffles, d
 draws from `get_rng()`. A Ctrl-C checkpoint is taken mid-epoch: resuming from it re-runs
 that epoch from its start with the partly trained weights (not bit-identical).
 
+Data-parallel (`mpiexec -n N python ...`, see `pmt.core.distributed`): each rank trains on its
+share of every global batch; gradients are averaged (weighted by each share's
+`model.loss_weight(batch)` if the model defines it, else by its number of examples) before
+clipping and the step; losses and metrics are reduced over ranks, validation is split
+across ranks and its outputs gathered, so every rank sees the one-process numbers.  Only rank
+0 prints, draws bars, writes checkpoints and runs `main_only` callbacks (plots).
+
 Example:
     >>> trainer = Trainer(model, Adam(model.parameters(), lr=1e-3), loss,
     ...                   metrics={"acc": accuracy}, checkpoint_dir="runs/exp1")
@@ -62,6 +71,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .optimizers import clip_grad_norm
 from .seeding import get_rng_state, set_rng_state
@@ -160,16 +170,25 @@ class Trainer:
         self.progress = progress
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.log = log if log is not None else tqdm.write
+        if not distributed.is_main():                                       # [dist] rank 0 prints
+            self.log = lambda s: None
         self.history = History()
         self.epoch = 0
         self.step = 0
         self.interrupted = False
         self.stop_training = False
         self._params = list(model.parameters())
+        # [dist] under mpiexec -n N > 1: shares of batches, gradient exchange (pmt.core.distributed)
+        self._dp = distributed.DataParallel(model, self._params) if distributed.world_size() > 1 else None
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path, **extra) -> Path:
-        """Save model, optimizer, RNG state, epoch/step counters and history to `path` (.npz)."""
+        """Save model, optimizer, RNG state, epoch/step counters and history to `path` (.npz).
+
+        Under MPI only rank 0 writes (every rank holds the same state); all return the path.
+        """
+        if not distributed.is_main():                                       # [dist]
+            return Path(path)
         return save_checkpoint(path, self.model, self.optimizer, epoch=self.epoch, step=self.step,
                                rng=get_rng_state(), history=dict(self.history), **extra)
 
@@ -196,10 +215,13 @@ class Trainer:
             total = len(data)
         except TypeError:
             total = None
+        show = show and distributed.is_main()                               # [dist]
         return tqdm(data, desc=desc, total=total, disable=not show, leave=leave, dynamic_ncols=True)
 
     def _call(self, hook, *args):
         for cb in self.callbacks:
+            if getattr(cb, "main_only", False) and not distributed.is_main():  # [dist] e.g. plots
+                continue
             fn = getattr(cb, hook, None)  # duck-typed callbacks may implement only some hooks
             if fn is not None:
                 fn(self, *args)
@@ -224,6 +246,8 @@ class Trainer:
             self.load_checkpoint(resume)
         self.interrupted = False
         self.stop_training = False
+        if self._dp is not None:                     # [dist] rank 0's weights and RNG everywhere
+            self._dp.begin()
         self._call("on_train_begin")
         try:
             while self.epoch < epochs and not self.stop_training:
@@ -244,7 +268,15 @@ class Trainer:
                          f"(resume with fit(..., resume={str(where)!r}))")
             else:
                 self.log(f"interrupted during epoch {self.epoch + 1} (no checkpoint_dir: nothing saved)")
+        except BaseException as e:
+            # [dist] one rank failing alone would leave the others waiting in a collective:
+            # end them all.  A DivergenceError comes from the reduced loss, so every rank has it.
+            if self._dp is not None and not isinstance(e, DivergenceError):
+                self._dp.abort(e)
+            raise
         finally:
+            if self._dp is not None:
+                self._dp.end()
             self._call("on_train_end")
         return self.history
 
@@ -258,6 +290,8 @@ class Trainer:
         total_loss, seen = 0.0, 0
         metric_sums = dict.fromkeys(self.metrics, 0.0)
         lr_used = float(self.optimizer.lr)
+        if self._dp is not None:
+            self._dp.begin_epoch(epoch)              # [dist] this epoch's dropout stream per rank
         bar = self._bar(train_data, f"epoch {epoch}/{epochs}")
         try:
             for i, batch in enumerate(bar):
@@ -268,8 +302,11 @@ class Trainer:
                 if self.schedule is not None:
                     self.optimizer.lr = float(self.schedule(self.step + 1))
                 self.optimizer.zero_grad()
-                loss_value, outputs = self.model.train_step(batch, self.loss)
-                loss_value = float(loss_value)
+                if self._dp is None:
+                    loss_value, n, batch_metrics = self._forward_backward(batch)
+                else:                                # [dist] on this rank's share, then exchange
+                    loss_value, n, batch_metrics = self._dp.train_step(batch, i, self._forward_backward,
+                                                                       list(self.metrics))
                 if not math.isfinite(loss_value):
                     raise DivergenceError(
                         f"training loss is {loss_value} at epoch {epoch}, batch {i}, global step "
@@ -280,13 +317,14 @@ class Trainer:
                 lr_used = float(self.optimizer.lr)
                 self.optimizer.step()
                 self.step += 1
-                n = _batch_size(batch)
                 total_loss += loss_value * n
                 seen += n
-                for name, fn in self.metrics.items():
-                    metric_sums[name] += float(fn(outputs, _targets(batch))) * n
+                for name in self.metrics:
+                    metric_sums[name] += batch_metrics[name]
                 bar.set_postfix(loss=f"{total_loss / seen:.4f}", refresh=False)
                 self._call("on_batch_end", self.step, {"loss": loss_value, "batch": i, "size": n})
+                if self._dp is not None and self._dp.stop_requested:   # [dist] Ctrl-C, agreed
+                    raise KeyboardInterrupt
         finally:
             bar.close()
         if seen == 0:
@@ -296,6 +334,13 @@ class Trainer:
         logs["lr"] = lr_used
         logs["seconds"] = time.perf_counter() - t0
         return logs
+
+    def _forward_backward(self, batch):
+        """`model.train_step` on `batch`: (mean loss, examples, {metric: value * examples})."""
+        loss_value, outputs = self.model.train_step(batch, self.loss)
+        n = _batch_size(batch)
+        return float(loss_value), n, {name: float(fn(outputs, _targets(batch))) * n
+                                      for name, fn in self.metrics.items()}
 
     def evaluate(self, data) -> dict:
         """Mean loss and metrics over `data` with the model in eval mode, no gradients.
@@ -319,6 +364,10 @@ class Trainer:
                 if not isinstance(batch, (tuple, list)):
                     raise TypeError(f"Trainer.evaluate: a batch must be a tuple (*inputs, targets), "
                                     f"got {type(batch).__name__}")
+                if self._dp is not None:                 # [dist] this rank's share; gathered below
+                    self._dp.eval_batch(batch, lambda part: self.model.eval_step(part, self.loss),
+                                        keep_outputs=bool(self.metrics))
+                    continue
                 loss_value, outputs = self.model.eval_step(batch, self.loss)
                 n = _batch_size(batch)
                 total += float(loss_value) * n
@@ -329,6 +378,8 @@ class Trainer:
                     per_batch.append(n)
         finally:
             bar.close()
+        if self._dp is not None:                         # [dist] all shares, in one-process order
+            total, seen, outs, tgts, per_batch = self._dp.eval_gather()
         if seen == 0:
             raise ValueError("Trainer.evaluate: the data yielded no batches")
         result = {"loss": total / seen}

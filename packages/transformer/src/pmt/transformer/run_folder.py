@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pmt.core import distributed
 from pmt.core.checkpoint import CheckpointError
 from pmt.core.datasets import DatasetError
 
@@ -35,14 +36,17 @@ def run_cli(parser, argv=None):
     From the shell (argv None) it returns 0 for `sys.exit`, and bad input ends the program with
     one line naming the problem and exit status 2. Called with a list (tests, notebooks) it
     returns what the sub-command returned, e.g. `train`'s history, and lets errors propagate.
+    Under `mpiexec -n N` (see pmt.core.distributed) only rank 0 prints, and a rank that fails
+    ends the whole job.
     """
     args = parser.parse_args(argv)
     if argv is not None:
         return args.func(args)
-    try:
-        args.func(args)
-    except (OSError, ValueError, ImportError, CheckpointError, DatasetError) as e:
-        # Bad input (a missing file, a malformed row, a corrupt checkpoint): one clear line,
-        # not a traceback.
-        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    with distributed.job():
+        try:
+            args.func(args)
+        except (OSError, ValueError, ImportError, CheckpointError, DatasetError) as e:
+            # Bad input (a missing file, a malformed row, a corrupt checkpoint): one clear line,
+            # not a traceback.
+            parser.exit(2, f"{parser.prog}: error: {e}\n")
     return 0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pmt.core import Adam, Cosine, PlotHistory, Trainer, accuracy, batches, seed
+from pmt.core import Adam, Cosine, PlotHistory, Trainer, accuracy, batches, distributed, seed
 from pmt.core.datasets import DatasetError
 
 from ..activations import ReLU
@@ -139,7 +139,8 @@ def main(argv=None) -> dict:
         "seconds_per_epoch": float(np.median(history["seconds"])), "peak_rss_mb": peak_rss_mb(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if distributed.is_main():
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     wrong = np.flatnonzero(model.predict(data.x_test).argmax(axis=1) != data.y_test)
     names = CLASS_NAMES[dataset]
     print(f"test accuracy {100 * metrics['test_acc']:.2f}% ({len(wrong)} of {len(data.y_test)} wrong), "
@@ -154,8 +155,9 @@ def main(argv=None) -> dict:
 
 
 def cli():
-    """Console-script entry point (`pmt-mnist`)."""
-    main()
+    """Console-script entry point (`pmt-mnist`); also `mpiexec -n N python -m pmt.mlp.examples.mnist`."""
+    with distributed.job():
+        main()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pmt.core import Adam, Trainer, plot_history, seed
+from pmt.core import Adam, Trainer, distributed, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
 from pmt.core.schedules import WarmupCosine
@@ -102,8 +102,9 @@ def cmd_train(a):
               f"{len(words):,} words initialised from {a.vectors}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"model": cfg.to_dict(), "words": words.itos,
-                                                 "chars": chars.itos, "train": vars(a) | {"func": None}}))
+    if distributed.is_main():
+        (out / "config.json").write_text(json.dumps({"model": cfg.to_dict(), "words": words.itos,
+                                                     "chars": chars.itos, "train": vars(a) | {"func": None}}))
     train_b = SentenceBatches(tr, a.batch_size, shuffle=True, seed=a.seed)
     valid_b = SentenceBatches(va, 64, shuffle=False)
     total = a.epochs * len(train_b)
@@ -116,7 +117,7 @@ def cmd_train(a):
           f"{len(chars)} characters, {len(tag_vocab)} tags; {len(train_b)} steps per epoch")
     t0 = time.perf_counter()
     history = trainer.fit(train_b, a.epochs, eval_data=valid_b, resume=(out / "last.npz") if a.resume else None)
-    plot = plot_history(history, out / "history.png", title="CoNLL-2003 NER")
+    plot = plot_history(history, out / "history.png", title="CoNLL-2003 NER") if distributed.is_main() else None
     best = int(np.argmax(history["val_f1"]))
     print(f"best epoch {best + 1}: validation entity F1 {history['val_f1'][best] * 100:.2f} "
           f"({time.perf_counter() - t0:.0f} s of training)")

@@ -149,6 +149,15 @@ class NERTagger(Module):
                             self.end, self.constraints)
         return cross_entropy(emissions, tags, ignore_index=-100)
 
+    def loss_weight(self, batch) -> int:
+        """Terms `loss` averages over: sentences (CRF, a per-sentence mean) or real tokens (softmax).
+
+        The Trainer weights each rank's share by it under MPI (pmt.core.distributed), so the
+        token mean over a batch split across ranks is the token mean of the whole batch.
+        """
+        tags = np.asarray(batch[-1])
+        return len(tags) if self.config.crf else int((tags != -100).sum())
+
     def decode(self, emissions: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Best tag ids (B, T), -100 on padding: Viterbi with a CRF, else per-token argmax."""
         if self.config.crf:

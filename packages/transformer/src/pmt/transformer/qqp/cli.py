@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pmt.core import Adam, Trainer, fetch, plot_history, seed
+from pmt.core import Adam, Trainer, distributed, fetch, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
 from pmt.core.metrics import accuracy, f1_score, precision, recall
@@ -98,9 +98,11 @@ def cmd_train(a):
     t0 = time.perf_counter()
     if a.resume:
         tok = Tokenizer.load(out / "vocab.txt")
-    else:
-        tok = Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
-        tok.save(out / "vocab.txt")
+    else:  # under MPI rank 0 trains it and sends it: one vocabulary, whatever each process's hash seed
+        tok = distributed.broadcast(Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
+                                    if distributed.is_main() else None)
+        if distributed.is_main():
+            tok.save(out / "vocab.txt")
     print(f"tokenizer: {tok.vocab_size:,} tokens ({time.perf_counter() - t0:.1f} s)")
     train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed,
                        swap="random" if a.swap else None)
@@ -109,7 +111,8 @@ def cmd_train(a):
     model = PairClassifier(mcfg)
     cfg = {"model": mcfg.to_dict(), "train": {k: v for k, v in vars(a).items() if k != "func"},
            "data": str(path), "split": {"valid_fraction": a.valid_fraction, "seed": a.split_seed}}
-    (out / "config.json").write_text(json.dumps(cfg, indent=1))
+    if distributed.is_main():
+        (out / "config.json").write_text(json.dumps(cfg, indent=1))
     total = a.epochs * len(train_b)
     opt = Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
     loss = partial(cross_entropy, label_smoothing=a.label_smoothing) if a.label_smoothing else cross_entropy
@@ -121,7 +124,7 @@ def cmd_train(a):
     print(f"model: {n_params:,} parameters; {len(train_b):,} steps per epoch, {a.epochs} epochs")
     history = trainer.fit(train_b, a.epochs, eval_data=valid_b,
                           resume=(out / "last.npz") if a.resume else None)
-    plot = plot_history(history, out / "history.png", title="QQP cross-encoder")
+    plot = plot_history(history, out / "history.png", title="QQP cross-encoder") if distributed.is_main() else None
     best = int(np.argmax(history["val_acc"]))
     print(f"best epoch {best + 1}: validation accuracy {history['val_acc'][best] * 100:.2f}%, "
           f"F1 {history['val_f1'][best] * 100:.2f}%  ({time.perf_counter() - t0:.0f} s in all)")
