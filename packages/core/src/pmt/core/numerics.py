@@ -21,15 +21,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def _row_max(x: np.ndarray, axis: int) -> np.ndarray:
-    """max over `axis` (keepdims), with slices that are all -inf (or empty) shifted by 0 instead,
-    so that x - max stays -inf there rather than becoming -inf - (-inf) = NaN."""
+def _row_max(x: np.ndarray, axis: int):
+    """(max over `axis` with keepdims, whether some slice is all -inf).
+
+    Such a slice (every entry masked) is shifted by 0 instead of its max, so that x - max stays
+    -inf there rather than becoming -inf - (-inf) = NaN.  An empty axis gives zeros.
+    """
     if x.shape[axis] == 0:
-        return np.zeros(x.shape[:axis % x.ndim] + (1,) + x.shape[axis % x.ndim + 1:], x.dtype)
+        return np.zeros(x.shape[:axis % x.ndim] + (1,) + x.shape[axis % x.ndim + 1:], x.dtype), False
     m = x.max(axis=axis, keepdims=True)
-    if not np.isfinite(m).all():
-        m = np.where(np.isfinite(m), m, 0)
-    return m
+    dead = m.size > 0 and m.min() == -np.inf
+    if dead:
+        m[m == -np.inf] = 0
+    return m, dead
 
 
 def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
@@ -48,7 +52,7 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
         1000.6931471805599
     """
     x = np.asarray(x)
-    m = _row_max(x, axis)
+    m, _ = _row_max(x, axis)
     with np.errstate(divide="ignore"):                       # log 0 = -inf: an all -inf slice
         out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
     out += m
@@ -65,10 +69,11 @@ def log_softmax(x, axis: int = -1) -> np.ndarray:
         array([[1., 0.]])
     """
     x = np.asarray(x)
-    z = x - _row_max(x, axis)                                  # every entry <= 0, the max is 0
+    m, dead = _row_max(x, axis)
+    z = x - m                                                  # every entry <= 0, the max is 0
     with np.errstate(divide="ignore"):
         lse = np.log(np.exp(z).sum(axis=axis, keepdims=True))  # >= 0, or -inf on an all -inf slice
-    if not np.isfinite(lse).all():
+    if dead:
         lse[lse == -np.inf] = 0                                # leave such a slice at -inf, not NaN
     z -= lse
     return z
@@ -84,9 +89,10 @@ def softmax(x, axis: int = -1) -> np.ndarray:
         array([[0.25, 0.25, 0.25, 0.25]])
     """
     x = np.asarray(x)
-    e = np.exp(x - _row_max(x, axis))
+    m, dead = _row_max(x, axis)
+    e = np.exp(x - m)
     z = e.sum(axis=axis, keepdims=True)
-    if not z.all():
+    if dead:
         z[z == 0] = 1
     e /= z
     return e

@@ -104,7 +104,7 @@ class Optimizer:
         out = {"lr": np.array(self.lr), "t": np.array(self.t)}
         for i, st in enumerate(self.state):
             for k, v in st.items():
-                out[f"state.{i}.{k}"] = v
+                out[f"state.{i}.{k}"] = np.asarray(v)
         return out
 
     def load_state_dict(self, d: dict):
@@ -211,8 +211,8 @@ class Adam(Optimizer):
     *it* had a gradient, so a parameter first receiving one at the optimizer's step 10 is
     bias-corrected as step 1, not 10.  For sparse row gradients only the touched rows' m and v
     move ("lazy Adam") and each row counts its own steps: a row first touched late starts, like
-    a fresh parameter, at k = 1.  The counts are kept as `state[i]["step"]`: a 0-d int array, or
-    one count per row once sparse gradients arrived.
+    a fresh parameter, at k = 1.  The counts are kept as `state[i]["step"]`: an int, or an int
+    array with one count per row once sparse gradients arrived.
 
     Example:
         >>> opt = Adam([Parameter(np.zeros(3))], lr=1e-3)
@@ -264,15 +264,14 @@ class Adam(Optimizer):
 
     def _dense(self, state, p, g):
         m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)
-        k = state.setdefault("step", np.zeros((), np.int64))
-        k += 1                                        # every row (per-row counts stay per row)
-        self._step_rows(p.data, g, m, v, k if k.ndim else int(k))
+        k = state["step"] = state.get("step", 0) + 1  # an int, or every row's count + 1
+        self._step_rows(p.data, g, m, v, k)
 
     def _sparse(self, state, p, rows, g):
         m_all, v_all = self._buffer(state, "m", p), self._buffer(state, "v", p)
-        k = state.get("step")
-        if k is None or k.ndim == 0:                  # first sparse update: one count per row
-            k = state["step"] = np.full(p.data.shape[0], 0 if k is None else int(k), np.int64)
+        k = state.get("step", 0)
+        if not isinstance(k, np.ndarray):             # first sparse update: one count per row
+            k = state["step"] = np.full(p.data.shape[0], k, np.int64)
         k[rows] += 1
         m, v, p_rows = m_all[rows], v_all[rows], p.data[rows]  # fancy indexing copies: written back below
         self._step_rows(p_rows, g, m, v, k[rows])
@@ -285,14 +284,14 @@ class Adam(Optimizer):
         if v.shape not in ((), (p.data.shape[0],)) or v.dtype.kind not in "iu":
             raise ValueError(f"optimizer state {key} must be an integer count of shape () or "
                              f"({p.data.shape[0]},), got {v.dtype} of shape {v.shape}")
-        return np.array(v, dtype=np.int64)
+        return int(v) if v.ndim == 0 else np.array(v, dtype=np.int64)
 
     def _upgrade_state(self, t: int):
         """Checkpoints from before per-parameter counts saved only the global t: every parameter
         with moments is taken to have had all t steps (what the old update assumed)."""
         for st in self.state:
             if "m" in st and "step" not in st:
-                st["step"] = np.array(t, np.int64)
+                st["step"] = t
 
 
 class AdamW(Adam):

@@ -109,21 +109,23 @@ def linear(x, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear: input has shape {xd.shape}, expected (..., {W.shape[0]}) to match weight {W.shape}")
     if bias is not None and bias.shape != (W.shape[1],):
         raise ValueError(f"linear: bias has shape {bias.shape}, expected ({W.shape[1]},)")
+    flat = xd.ndim != 2                                 # 2-D input (an MLP's batch) needs no reshape
     lead = xd.shape[:-1]
-    x2 = xd.reshape(-1, W.shape[0])                     # (N, in), a view when x is contiguous
+    x2 = xd.reshape(-1, W.shape[0]) if flat else xd     # (N, in), a view when x is contiguous
     y = x2 @ W                                          # (N, out)
     if bias is not None:
         y += bias.data  # y is fresh: adding in place saves an allocation
     tx = isinstance(x, Tensor)
 
     def backward(g):
-        g2 = g.reshape(-1, W.shape[1])                  # (N, out)
+        g2 = g.reshape(-1, W.shape[1]) if flat else g   # (N, out)
         grads = []
         if tx:
-            grads.append((g2 @ W.T).reshape(*lead, W.shape[0]) if x.requires_grad else None)  # (..., in)
+            dx = g2 @ W.T if x.requires_grad else None                                        # (N, in)
+            grads.append(dx.reshape(*lead, W.shape[0]) if flat and dx is not None else dx)    # (..., in)
         grads.append(x2.T @ g2 if weight.requires_grad else None)                             # (in, out)
         if bias is not None:
             grads.append(g2.sum(axis=0) if bias.requires_grad else None)                      # (out,)
         return grads
     parents = ((x,) if tx else ()) + (weight,) + ((bias,) if bias is not None else ())
-    return Tensor.from_op(y.reshape(*lead, W.shape[1]), parents, backward, "linear")
+    return Tensor.from_op(y.reshape(*lead, W.shape[1]) if flat else y, parents, backward, "linear")

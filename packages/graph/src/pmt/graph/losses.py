@@ -99,7 +99,7 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
         loss_i = (1 - eps) * nll - eps * logp.mean(axis=1) if eps else nll
         if not all_valid:
             loss_i = loss_i * valid
-        denom = float(valid.sum())
+        denom = float(N if all_valid else valid.sum())
     else:
         w_t = w[tt] if all_valid else w[tt] * valid                  # (N,) weight of the target, 0 if ignored
         loss_i = (1 - eps) * w_t * nll
