@@ -34,6 +34,7 @@ import numpy as np
 from pmt.core.numerics import unbroadcast
 from pmt.graph import Tensor
 
+
 def causal_mask(t_q: int, t_k: int | None = None) -> np.ndarray:
     """Boolean (t_q, t_k) mask, True where query i may attend key j (j <= i + t_k - t_q).
 
