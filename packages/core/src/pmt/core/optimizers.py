@@ -215,6 +215,7 @@ class Adam(Optimizer):
     array with one count per row once sparse gradients arrived.
 
     Example:
+        >>> from pmt.core import Parameter
         >>> opt = Adam([Parameter(np.zeros(3))], lr=1e-3)
     """
 

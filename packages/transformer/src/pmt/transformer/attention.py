@@ -55,6 +55,7 @@ def multi_head_attention(x, kv, n_heads: int, mask=None, dropout: float = 0.0, r
         the (batch, h, t_q, t_k) ndarray of attention probabilities (before dropout).
 
     Example:
+        >>> from pmt.graph import Tensor
         >>> qkv = Tensor(np.random.randn(2, 5, 3 * 16), requires_grad=True)
         >>> out, w = multi_head_attention(qkv, None, n_heads=4)
         >>> out.shape, w.shape
@@ -114,6 +115,7 @@ class MultiHeadAttention(Module):
             ((batch, h, t_q, t_k) ndarray), e.g. to draw a heat-map.
 
     Example:
+        >>> from pmt.graph import Tensor
         >>> mha = MultiHeadAttention(32, 4)
         >>> mha(Tensor(np.random.randn(2, 7, 32))).shape
         (2, 7, 32)
