@@ -37,6 +37,10 @@ def test_config_and_keyword_construction_build_the_same_model():
         np.testing.assert_array_equal(va, vb)
     with pytest.raises(TypeError, match="not both"):
         Transformer(cfg, d_model=8)
+    seed(0)
+    c = Transformer(src_vocab=11, tgt_vocab=11, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1,
+                    n_decoder_layers=1, max_len=12, dropout=0.0)
+    assert c.config == cfg
 
 
 def test_embedding_gradient_is_sparse_and_scaled():

@@ -85,12 +85,15 @@ class Transformer(Module):
         (1, 2, 20)
     """
 
-    def __init__(self, config: TransformerConfig | int, tgt_vocab: int | None = None, **kwargs):
+    def __init__(self, config: TransformerConfig | int | None = None, tgt_vocab: int | None = None, **kwargs):
         super().__init__()
-        if not isinstance(config, TransformerConfig):
-            config = TransformerConfig(config, tgt_vocab, **kwargs)
-        elif tgt_vocab is not None or kwargs:
-            raise TypeError("Transformer: give either a TransformerConfig or its fields, not both")
+        if isinstance(config, TransformerConfig):
+            if tgt_vocab is not None or kwargs:
+                raise TypeError("Transformer: give either a TransformerConfig or its fields, not both")
+        else:                                   # the fields: Transformer(src_vocab, tgt_vocab, d_model=...)
+            fields = dict(kwargs, **{k: v for k, v in (("src_vocab", config), ("tgt_vocab", tgt_vocab))
+                                     if v is not None})
+            config = TransformerConfig(**fields)
         c = self.config = config
         if c.share_embeddings and c.src_vocab != c.tgt_vocab:
             raise ValueError(f"Transformer: share_embeddings needs src_vocab == tgt_vocab, got "
