@@ -29,6 +29,7 @@ def test_huge_logits_stay_finite_and_keep_their_dtype(dtype):
 def test_all_minus_infinity_slice_gives_minus_infinity_and_zeros_never_nan():
     x = np.array([[0.0, -np.inf], [-np.inf, -np.inf]])
     np.testing.assert_array_equal(logsumexp(x), [0.0, -np.inf])
+    np.testing.assert_array_equal(logsumexp(np.array([[np.inf, 1.0]])), [np.inf])
     np.testing.assert_array_equal(log_softmax(x), [[0.0, -np.inf], [-np.inf, -np.inf]])
     np.testing.assert_array_equal(softmax(x), [[1.0, 0.0], [0.0, 0.0]])
 

@@ -22,17 +22,19 @@ import numpy as np
 
 
 def _row_max(x: np.ndarray, axis: int):
-    """(max over `axis` with keepdims, whether some slice is all -inf).
+    """(max over `axis` with keepdims, whether some slice's max is not finite).
 
-    Such a slice (every entry masked) is shifted by 0 instead of its max, so that x - max stays
-    -inf there rather than becoming -inf - (-inf) = NaN.  An empty axis gives zeros.
+    Such a slice is shifted by 0 instead of its max: one of all -inf (every entry masked) then
+    stays -inf rather than becoming -inf - (-inf) = NaN, and one holding +inf sums to +inf.
+    An empty axis gives zeros.
     """
     if x.shape[axis] == 0:
         return np.zeros(x.shape[:axis % x.ndim] + (1,) + x.shape[axis % x.ndim + 1:], x.dtype), False
     m = x.max(axis=axis, keepdims=True)
-    dead = m.size > 0 and m.min() == -np.inf
+    finite = np.isfinite(m)
+    dead = not finite.all()
     if dead:
-        m[m == -np.inf] = 0
+        m[~finite] = 0
     return m, dead
 
 
@@ -45,7 +47,8 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
         keepdims: keep it as size 1.
 
     Returns:
-        The reduced array.  A slice of all -inf gives -inf (not NaN); an empty slice gives -inf.
+        The reduced array.  A slice of all -inf gives -inf (not NaN), one holding +inf gives
+        +inf; an empty slice gives -inf.
 
     Example:
         >>> float(logsumexp(np.array([1000.0, 1000.0])))   # 1000 + log 2
@@ -53,7 +56,7 @@ def logsumexp(x, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     """
     x = np.asarray(x)
     m, _ = _row_max(x, axis)
-    with np.errstate(divide="ignore"):                       # log 0 = -inf: an all -inf slice
+    with np.errstate(divide="ignore", over="ignore"):        # log 0 = -inf, e^inf = inf: no NaN
         out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
     out += m
     return out if keepdims else np.squeeze(out, axis=axis)
