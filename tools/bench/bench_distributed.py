@@ -89,7 +89,7 @@ def _build(name, data_path):
         return trainer, train
     from functools import partial
 
-    from pmt.transformer.functional import cross_entropy
+    from pmt.graph import cross_entropy
     from pmt.transformer.qqp.batching import PairBatches
     from pmt.transformer.qqp.model import PairClassifier, PairClassifierConfig
     d = _qqp_data(data_path)

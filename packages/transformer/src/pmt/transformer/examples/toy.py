@@ -172,7 +172,7 @@ def write_outputs(model, opt, history, task, src_row, out: Path, final_em):
     from pmt.core.plots import plot_history
 
     out.mkdir(parents=True, exist_ok=True)
-    ckpt = save_checkpoint(out / "model.npz", model, opt, task=task, config=model.config,
+    ckpt = save_checkpoint(out / "model.npz", model, opt, task=task, config=model.config.to_dict(),
                            history=history, exact_match=final_em)
     hist_png = plot_history(history, out / "history.png", title=f"toy {task}")
     w, src, pred = cross_attention_map(model, src_row)

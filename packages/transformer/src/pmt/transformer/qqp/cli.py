@@ -21,10 +21,9 @@ from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
 from pmt.core.metrics import accuracy, f1_score, precision, recall
 from pmt.core.schedules import WarmupLinear
-from pmt.graph import no_grad, softmax
+from pmt.graph import cross_entropy, no_grad, softmax
 
 from ..export import add_export_command, checked_session, onnx_pair_proba
-from ..functional import cross_entropy
 from ..run_folder import best_checkpoint, read_config, run_cli
 from ..tokenizer import Tokenizer
 from .batching import PairBatches
