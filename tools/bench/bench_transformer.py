@@ -21,12 +21,10 @@ from pathlib import Path
 
 import numpy as np
 from pmt.core import Adam, seed
-from pmt.graph import Module
+from pmt.graph import Embedding, Module, cross_entropy
 
 from pmt.transformer.encoder import TransformerEncoder
-from pmt.transformer.functional import cross_entropy
 from pmt.transformer.layers import LearnedPositionalEncoding, xavier_linear
-from pmt.transformer.model import TokenEmbedding
 
 from .common import Row, median_time, report, run_reference
 
@@ -38,7 +36,7 @@ class EncoderClassifier(Module):
 
     def __init__(self, vocab, d_model, n_heads, d_ff, n_layers, seq, n_classes=2, dropout=0.1):
         super().__init__()
-        self.embed = TokenEmbedding(vocab, d_model, std=1.0)
+        self.embed = Embedding(vocab, d_model, std=1.0)
         self.pos = LearnedPositionalEncoding(d_model, seq)
         self.encoder = TransformerEncoder(n_layers, d_model, n_heads, d_ff, dropout, norm_first=False)
         self.head = xavier_linear(d_model, n_classes)

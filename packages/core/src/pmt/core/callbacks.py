@@ -8,7 +8,9 @@ Hooks (all optional; epochs count from 1, `step` is the number of updates taken 
     on_epoch_end(trainer, epoch, logs)     # logs: this epoch's history entries
     on_train_end(trainer)                  # also after Ctrl-C or an exception
 
-A callback stops training by setting `trainer.stop_training = True`.
+A callback stops training by setting `trainer.stop_training = True`.  Under MPI every rank
+runs the callbacks (they see the same reduced logs, so they decide alike), except those with
+`main_only = True` (the ones that only write files, e.g. `PlotHistory`), which run on rank 0.
 
 Example:
     >>> trainer = Trainer(model, opt, loss, callbacks=[
@@ -28,6 +30,8 @@ __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback"
 
 class Callback:
     """Base class with do-nothing hooks; override the ones you need."""
+
+    main_only = False  # True: under MPI, run on rank 0 only (a callback that just writes files)
 
     def on_train_begin(self, trainer):
         pass
@@ -245,6 +249,8 @@ class PlotHistory(Callback):
     Example:
         >>> PlotHistory("runs/exp1/history.png", title="MLP on MNIST")
     """
+
+    main_only = True
 
     def __init__(self, path, title: str | None = None):
         self.path, self.title = Path(path), title

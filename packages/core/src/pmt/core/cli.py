@@ -48,6 +48,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from . import distributed
 from .datasets import DatasetError
 from .errors import DivergenceError
 
@@ -60,8 +61,9 @@ __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_training
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# What "bad input" means: the errors a file, a folder, a number or a dataset can cause.
-BAD_INPUT = (ValueError, OSError, EOFError, DatasetError, zipfile.BadZipFile, zlib.error)
+# What "bad input" means: the errors a file, a folder, a number or a dataset can cause, and an
+# optional extra that is not installed (ImportError, e.g. onnx: its message says how to install it).
+BAD_INPUT = (ValueError, OSError, EOFError, DatasetError, zipfile.BadZipFile, zlib.error, ImportError)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -321,6 +323,10 @@ def _one_line(e: BaseException) -> str:
 def main(run, argv=None, prog=None) -> int:
     """Run `run(argv)` under the contract; return the exit status (see the module docstring).
 
+    Under `mpiexec -n N` (`pmt.core.distributed`) the command runs inside `distributed.job()`:
+    a rank that ends with another status than 0 or 130 ends every rank (the others may be
+    waiting for it in a collective).
+
     Args:
         run: the command, `run(argv)`; its return value is ignored.
         argv: arguments (default: `sys.argv[1:]`).
@@ -330,7 +336,14 @@ def main(run, argv=None, prog=None) -> int:
         a bug and propagates with its traceback.
     """
     prog = prog or Path(sys.argv[0]).name
+    with distributed.job():
+        status = _run(run, argv, prog)
+        if status not in (EXIT_OK, EXIT_INTERRUPTED) and distributed.world_size() > 1:
+            raise SystemExit(status)
+    return status
 
+
+def _run(run, argv, prog) -> int:
     def warn(message, category, filename, lineno, file=None, line=None):
         print(f"{prog}: warning: {message}", file=sys.stderr)
 

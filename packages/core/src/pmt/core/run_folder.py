@@ -32,6 +32,7 @@ import json
 import os
 from pathlib import Path
 
+from . import distributed
 from .checkpoint import CheckpointError
 from .files import atomic_write
 from .trainer import newest_checkpoint
@@ -101,7 +102,11 @@ class RunFolder:
         Args:
             files: `{name: str | bytes}` to write into the folder (e.g. config.json).
             log: where the one-line overwrite notice goes.
+
+        Under MPI only rank 0 touches the folder (every rank holds the same files).
         """
+        if not distributed.is_main():
+            return
         if self.overwrite:
             old = [p for p in self.path.iterdir() if p.is_file()]
             for p in old:
@@ -113,7 +118,9 @@ class RunFolder:
             atomic_write(self.path / name, data)
 
     def write(self, name: str, data) -> Path:
-        """Write one file of the run atomically (results, vectors)."""
+        """Write one file of the run atomically (results, vectors); under MPI on rank 0 only."""
+        if not distributed.is_main():
+            return self.path / name
         return atomic_write(self.path / name, data)
 
     @staticmethod

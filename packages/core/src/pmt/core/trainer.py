@@ -13,6 +13,8 @@ at batch k without building the k batches before it. The model implements
     model.state_dict() -> dict[str, ndarray]; model.load_state_dict(d)
     model.train_step(batch, loss) -> (float, outputs) # forward + loss + backward: fills p.grad
     model.eval_step(batch, loss)  -> (float, outputs) # forward + loss, no gradients
+    model.loss_weight(batch) -> float               # optional: terms the loss is a mean of (default:
+                                                    # examples); weights ranks' shares under MPI
 
 The loss value is the mean over the batch; `outputs` (e.g. logits) feed the metrics,
 `dict[name, fn(outputs, targets) -> float]`. One training step (`Trainer._train_batch`) is
@@ -54,6 +56,16 @@ randomness (shuffles, dropout) draws from `get_rng()`, and the data draws its ep
 randomness when its iteration starts (as `batches` and `bucket_batches` do) or from a
 seeded stream of its own.
 
+Data-parallel (`mpiexec -n N python ...`, see `pmt.core.distributed`): each rank trains on its
+share of every global batch; gradients are averaged (weighted by each share's
+`model.loss_weight(batch)` if the model defines it, else by its number of examples) before
+clipping and the step; losses and metrics are reduced over ranks, validation is split
+across ranks and its outputs gathered, so every rank sees the one-process numbers.  Only rank
+0 prints, draws bars, writes checkpoints and runs `main_only` callbacks (plots).  Ctrl-C is a
+flag agreed by all ranks at the same step (`DataParallel.stop_requested`), so they stop
+together and rank 0 writes `interrupted.npz`; each rank's dropout draws come from a stream
+derived from the epoch's starting state and the batch index, so resuming repeats them too.
+
 Example:
     >>> trainer = Trainer(model, Adam(model.parameters(), lr=1e-3), loss,
     ...                   metrics={"acc": accuracy}, checkpoint_dir="runs/exp1")
@@ -71,6 +83,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import distributed
 from .checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 from .errors import DivergenceError
 from .interrupts import GracefulInterrupt
@@ -144,6 +157,26 @@ def resume_path(path) -> Path:
     if found is None:
         raise FileNotFoundError(f"{path}: nothing to resume from (no {' or '.join(RESUME_FILES)})")
     return found
+
+
+class _AgreedStop:
+    """Under MPI: Ctrl-C is the flag every rank agrees on at the same step (`pmt.core.distributed`),
+    not a per-process signal, so that all ranks stop after the same update."""
+
+    forced = False
+
+    def __init__(self, dp):
+        self.dp = dp
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def check(self):
+        if self.dp.stop_requested:
+            raise KeyboardInterrupt
 
 
 class _EpochState:
@@ -235,7 +268,7 @@ class Trainer:
         if log is None:
             from tqdm.auto import tqdm
             log = tqdm.write
-        self.log = log
+        self.log = log if distributed.is_main() else (lambda s: None)      # [dist] rank 0 prints
         self.history = History()
         self.epoch = 0
         self.step = 0
@@ -246,10 +279,17 @@ class Trainer:
         self._state = None        # _EpochState of the epoch in progress, None between epochs
         self._t_epoch = 0.0       # when this process started on that epoch (perf_counter)
         self._stop = None         # the GracefulInterrupt of a running fit
+        # [dist] under mpiexec -n N > 1: shares of batches, gradient exchange (pmt.core.distributed)
+        self._dp = distributed.DataParallel(model, self._params) if distributed.world_size() > 1 else None
 
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path, **extra) -> Path:
-        """Save model, optimizer, RNG state, counters, history (and the epoch position) to `path`."""
+        """Save model, optimizer, RNG state, counters, history (and the epoch position) to `path`.
+
+        Under MPI only rank 0 writes (every rank holds the same state); all return the path.
+        """
+        if not distributed.is_main():                                       # [dist]
+            return Path(path)
         meta = dict(epoch=self.epoch, step=self.step, rng=get_rng_state(), history=dict(self.history))
         if self._state is not None:   # mid-epoch: the exact position, and the state after the last update
             meta["position"] = self._state.to_meta(self._state.seconds + time.perf_counter() - self._t_epoch)
@@ -277,6 +317,8 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _call(self, hook, *args):
         for cb in self.callbacks:
+            if getattr(cb, "main_only", False) and not distributed.is_main():  # [dist] e.g. plots
+                continue
             fn = getattr(cb, hook, None)  # duck-typed callbacks may implement only some hooks
             if fn is not None:
                 fn(self, *args)
@@ -306,11 +348,14 @@ class Trainer:
                                  f"epochs must be at least {self.epoch + 1}, got {epochs}")
         self.interrupted, self.interrupt_checkpoint = False, None
         self.stop_training = False
+        if self._dp is not None:                     # [dist] rank 0's weights and RNG everywhere
+            self._dp.begin()
         self._call("on_train_begin")
         try:
             # A NaN/inf that reaches the loss is reported once, with its step and rate, by _train_batch;
             # numpy's overflow warnings on the way there would only be noise before that line.
-            with GracefulInterrupt() as self._stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            stop = GracefulInterrupt() if self._dp is None else _AgreedStop(self._dp)
+            with stop as self._stop, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while self.epoch < epochs and not self.stop_training:
                     self._stop.check()
                     logs = self._train_epoch(train_data, epochs, position)
@@ -319,12 +364,20 @@ class Trainer:
                         logs.update({f"val_{k}": v for k, v in self.evaluate(eval_data).items()})
                     self._end_epoch(logs, epochs)
                 self._stop.check()      # Ctrl-C during the last epoch's callbacks still stops the program
-            if self.checkpoint_dir is not None and self.epoch >= epochs:
+            if self.checkpoint_dir is not None and self.epoch >= epochs and distributed.is_main():
                 (self.checkpoint_dir / "interrupted.npz").unlink(missing_ok=True)   # the run went past it
         except KeyboardInterrupt:
             self._interrupted(forced=self._stop.forced)
+        except BaseException as e:
+            # [dist] one rank failing alone would leave the others waiting in a collective:
+            # end them all.  A DivergenceError comes from the reduced loss, so every rank has it.
+            if self._dp is not None and not isinstance(e, DivergenceError):
+                self._dp.abort(e)
+            raise
         finally:
             self._stop = self._state = None
+            if self._dp is not None:
+                self._dp.end()
             self._call("on_train_end")
         return self.history
 
@@ -360,6 +413,8 @@ class Trainer:
         last update is restored.
         """
         set_rng_state(state.epoch_rng)
+        if self._dp is not None:
+            self._dp.begin_epoch(self.epoch + 1)    # [dist] this epoch's dropout stream per rank
         if state.batch and callable(getattr(train_data, "skip", None)):
             train_data.skip(state.batch)
             it = iter(train_data)
@@ -375,15 +430,18 @@ class Trainer:
     def _train_batch(self, batch):
         """One update on `batch`: the scheduled rate, gradients, clipping, the optimizer step.
 
-        Returns `(loss value, outputs)`.  This is the whole per-step body: hooks that change
-        how a step is computed (sharding a batch across processes, reducing gradients before
-        clipping) belong here.
+        Returns `(mean loss, examples, {metric: value * examples})` of the (global) batch.  This
+        is the whole per-step body: under MPI, `DataParallel.train_step` runs the forward and
+        backward pass on this rank's share and exchanges gradients before clipping.
         """
         if self.schedule is not None:
             self.optimizer.lr = float(self.schedule(self.step + 1))
         self.optimizer.zero_grad()
-        loss_value, outputs = self.model.train_step(batch, self.loss)
-        loss_value = float(loss_value)
+        if self._dp is None:
+            loss_value, n, batch_metrics = self._forward_backward(batch)
+        else:                                        # [dist] on this rank's share, then exchange
+            loss_value, n, batch_metrics = self._dp.train_step(batch, self._state.batch, self._forward_backward,
+                                                               list(self.metrics))
         if not math.isfinite(loss_value):
             raise DivergenceError(
                 f"training loss is {loss_value} at epoch {self.epoch + 1}, batch {self._state.batch}, global step "
@@ -393,7 +451,14 @@ class Trainer:
             clip_grad_norm(self._params, self.clip_norm)
         self.optimizer.step()
         self.step += 1
-        return loss_value, outputs
+        return loss_value, n, batch_metrics
+
+    def _forward_backward(self, batch):
+        """`model.train_step` on `batch`: (mean loss, examples, {metric: value * examples})."""
+        loss_value, outputs = self.model.train_step(batch, self.loss)
+        n = _batch_size(batch)
+        return float(loss_value), n, {name: float(fn(outputs, _targets(batch))) * n
+                                      for name, fn in self.metrics.items()}
 
     def _train_epoch(self, train_data, epochs, position=None) -> dict:
         epoch = self.epoch + 1
@@ -409,21 +474,20 @@ class Trainer:
         except TypeError:
             total = None
         batches = self._start_epoch(train_data, state)
-        bar = Progress(total, f"epoch {epoch}/{epochs}", enabled=self.progress, interval=self.log_interval,
-                       log=self.log, initial=state.batch)
+        bar = Progress(total, f"epoch {epoch}/{epochs}", enabled=self.progress if distributed.is_main() else False,
+                       interval=self.log_interval, log=self.log, initial=state.batch)
         try:
             for batch in batches:
                 if not isinstance(batch, (tuple, list)):
                     raise TypeError(f"Trainer: a batch must be a tuple (*inputs, targets), got "
                                     f"{type(batch).__name__} (batch {state.batch} of epoch {epoch}); wrap arrays "
                                     f"with pmt.core.batches(X, y, batch_size=...) rather than passing (X, y)")
-                loss_value, outputs = self._train_batch(batch)
+                loss_value, n, batch_metrics = self._train_batch(batch)
                 lr = float(self.optimizer.lr)       # the rate of this update (callbacks may change it next)
-                n = _batch_size(batch)
                 state.loss_sum += loss_value * n
                 state.seen += n
-                for name, fn in self.metrics.items():
-                    state.metric_sums[name] += float(fn(outputs, _targets(batch))) * n
+                for name in self.metrics:
+                    state.metric_sums[name] += batch_metrics[name]
                 state.batch += 1
                 state.lr, state.rng = lr, get_rng_state()
                 bar.update(1, loss=f"{state.loss_sum / state.seen:.4f}")
@@ -461,13 +525,18 @@ class Trainer:
             n_batches = len(data)
         except TypeError:
             n_batches = None
-        bar = Progress(n_batches, "eval", enabled=self.progress, interval=self.log_interval,
-                       log=self.log, leave=False)
+        bar = Progress(n_batches, "eval", enabled=self.progress if distributed.is_main() else False,
+                       interval=self.log_interval, log=self.log, leave=False)
         try:
             for batch in data:
                 if not isinstance(batch, (tuple, list)):
                     raise TypeError(f"Trainer.evaluate: a batch must be a tuple (*inputs, targets), "
                                     f"got {type(batch).__name__}")
+                if self._dp is not None:                 # [dist] this rank's share; gathered below
+                    self._dp.eval_batch(batch, lambda part: self.model.eval_step(part, self.loss),
+                                        keep_outputs=bool(self.metrics))
+                    bar.update(1)
+                    continue
                 loss_value, outputs = self.model.eval_step(batch, self.loss)
                 n = _batch_size(batch)
                 total += float(loss_value) * n
@@ -481,6 +550,8 @@ class Trainer:
                     self._stop.check()
         finally:
             bar.close()
+        if self._dp is not None:                         # [dist] all shares, in one-process order
+            total, seen, outs, tgts, per_batch = self._dp.eval_gather()
         if seen == 0:
             raise ValueError("Trainer.evaluate: the data yielded no batches")
         result = {"loss": total / seen}

@@ -18,6 +18,7 @@ import numpy as np
 from ..callbacks import ModelCheckpoint
 from ..data import batches
 from ..metrics import accuracy
+from ..numerics import log_softmax
 from ..optimizers import Adam
 from ..parameter import Parameter
 from ..plots import plot_history
@@ -58,10 +59,9 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray):
         raise ValueError(f"softmax_cross_entropy: labels must lie in [0, {c}), got range "
                          f"[{targets.min()}, {targets.max()}]")
     rows = np.arange(n)
-    shifted = logits - logits.max(axis=1, keepdims=True)           # (N, C)
-    log_z = np.log(np.exp(shifted).sum(axis=1))                     # (N,)
-    loss = float(np.mean(log_z - shifted[rows, targets]))
-    grad = np.exp(shifted - log_z[:, None])                         # p: (N, C)
+    logp = log_softmax(logits, axis=1)                              # (N, C), stable
+    loss = float(-np.mean(logp[rows, targets]))
+    grad = np.exp(logp)                                             # p: (N, C)
     grad[rows, targets] -= 1.0
     grad /= n
     return loss, grad

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pmt.core import Adam, Trainer, cli, plot_history, seed
+from pmt.core import Adam, Trainer, cli, distributed, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
 from pmt.core.cli import dropout_rate, nonneg_int, positive_float, positive_int
@@ -31,6 +31,7 @@ from pmt.graph import no_grad
 
 from ..conll import TagVocab, convert_tags, load_conll2003, read_conll
 from ..conlleval import evaluate, extract_entities, print_report
+from ..export import add_export_command, checked_session, onnx_tag
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
 from .model import NERTagger, TaggerConfig
 
@@ -190,7 +191,7 @@ def cmd_train(a, parser):
     t0 = time.perf_counter()
     history = trainer.fit(train_b, a.epochs, eval_data=valid_b, resume=folder.path if a.resume else None)
     cli.raise_if_interrupted(trainer)
-    plot = plot_history(history, folder.path / "history.png", title="CoNLL-2003 NER")
+    plot = plot_history(history, folder.path / "history.png", title="CoNLL-2003 NER") if distributed.is_main() else None
     best = int(np.argmax(history["val_f1"]))
     print(f"best epoch {best + 1}: validation entity F1 {history['val_f1'][best] * 100:.2f} "
           f"({time.perf_counter() - t0:.0f} s of training)")
@@ -202,7 +203,10 @@ def cmd_eval(a, parser):
     model, words, chars, _ = load_run(a.run_dir)
     sents = read_conll(a.data)
     _check_lengths(sents, a.data)
-    pred = predict(model, words, chars, [s.tokens for s in sents])
+    if a.onnx:
+        pred = onnx_tag(checked_session(a.onnx, "ner", model), model, words, chars, [s.tokens for s in sents])
+    else:
+        pred = predict(model, words, chars, [s.tokens for s in sents])
     # Gold is converted to IOB2 like the predictions: entities (and so P/R/F1) are unchanged,
     # and the token accuracy then compares like with like (IOB1's I-X vs IOB2's B-X at every
     # entity start would otherwise count as errors).
@@ -257,11 +261,14 @@ def build_parser():
     e = sub.add_parser("eval", help="conlleval table on any CoNLL-format file")
     e.add_argument("--data", required=True)
     cli.add_run_dir(e, "runs/ner", old=("--model",))
+    e.add_argument("--onnx", metavar="FILE", help="compute emissions with this file written by export "
+                   "(onnxruntime); the CRF decode stays in numpy")
     e.set_defaults(func=cmd_eval, parser=e)
     g = sub.add_parser("tag", help="print the entities of a sentence")
     g.add_argument("text", nargs="+")
     cli.add_run_dir(g, "runs/ner", old=("--model",))
     g.set_defaults(func=cmd_tag, parser=g)
+    add_export_command(sub, "ner", "runs/ner")
     return p
 
 

@@ -20,16 +20,16 @@ from functools import partial
 
 import numpy as np
 
-from pmt.core import Adam, Trainer, cli, fetch, plot_history, seed
+from pmt.core import Adam, Trainer, cli, distributed, fetch, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
 from pmt.core.cli import dropout_rate, nonneg_int, open_fraction, positive_float, positive_int
 from pmt.core.metrics import accuracy, f1_score, precision, recall
 from pmt.core.run_folder import RunFolder
 from pmt.core.schedules import WarmupLinear
-from pmt.graph import no_grad, softmax
+from pmt.graph import cross_entropy, no_grad, softmax
 
-from ..functional import cross_entropy
+from ..export import add_export_command, checked_session, onnx_pair_proba
 from ..tokenizer import Tokenizer
 from .batching import PairBatches
 from .data import read_qqp, train_valid_split
@@ -126,8 +126,9 @@ def cmd_train(a, parser):
     t0 = time.perf_counter()
     if saved is not None:
         tok = Tokenizer.load(folder.path / "vocab.txt")
-    else:
-        tok = Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
+    else:  # under MPI rank 0 trains it and sends it: one vocabulary, whatever each process's hash seed
+        tok = distributed.broadcast(Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
+                                    if distributed.is_main() else None)
     print(f"tokenizer: {tok.vocab_size:,} tokens ({time.perf_counter() - t0:.1f} s)")
     train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed,
                        swap="random" if a.swap else None)
@@ -151,7 +152,7 @@ def cmd_train(a, parser):
     folder.start(None if saved is not None else {"vocab.txt": tok.to_text(), "config.json": json.dumps(cfg, indent=1)})
     history = trainer.fit(train_b, a.epochs, eval_data=valid_b, resume=folder.path if a.resume else None)
     cli.raise_if_interrupted(trainer)
-    plot = plot_history(history, folder.path / "history.png", title="QQP cross-encoder")
+    plot = plot_history(history, folder.path / "history.png", title="QQP cross-encoder") if distributed.is_main() else None
     best = int(np.argmax(history["val_acc"]))
     print(f"best epoch {best + 1}: validation accuracy {history['val_acc'][best] * 100:.2f}%, "
           f"F1 {history['val_f1'][best] * 100:.2f}%  ({time.perf_counter() - t0:.0f} s in all)")
@@ -179,8 +180,12 @@ def cmd_eval(a, parser):
     print(data.summary())
     if data.labels is None:
         raise ValueError(f"{data.path}: no is_duplicate column: nothing to score (use predict)")
-    p = predict_proba(model, tok, data.question1, data.question2, model.config.max_len,
-                      symmetric=not a.one_order)
+    if a.onnx:
+        p = onnx_pair_proba(checked_session(a.onnx, "qqp", model), tok, data.question1, data.question2,
+                            model.config.max_len, symmetric=not a.one_order)
+    else:
+        p = predict_proba(model, tok, data.question1, data.question2, model.config.max_len,
+                          symmetric=not a.one_order)
     y = data.labels
     print(f"pairs {len(y):,}  accuracy {accuracy(p, y) * 100:.2f}%  F1 {f1_score(p, y) * 100:.2f}%  "
           f"precision {precision(p, y) * 100:.2f}%  recall {recall(p, y) * 100:.2f}%")
@@ -255,6 +260,8 @@ def build_parser():
                    help="score (q1, q2) only, instead of the mean over both question orders")
     cli.add_run_dir(e, "runs/qqp", old=("--model",))
     e.add_argument("--max-rows", type=positive_int)
+    e.add_argument("--onnx", metavar="FILE", help="run the network through this file written by export "
+                   "(onnxruntime)")
     e.set_defaults(func=cmd_eval, parser=e)
     q = sub.add_parser("predict", help="duplicate probability of one pair")
     q.add_argument("question1")
@@ -271,6 +278,7 @@ def build_parser():
     h.add_argument("--plot", default=None, metavar="FILE", help="the PNG to write (default RUN_DIR/attention.png)")
     cli.deprecate(h, "--out", "--plot")
     h.set_defaults(func=cmd_attention, parser=h)
+    add_export_command(sub, "qqp", "runs/qqp")
     return p
 
 
