@@ -7,8 +7,9 @@
     <pkg>      run tools/bench/bench_<pkg>.py's main(argv) with the remaining arguments
     all        run every bench_<pkg>.py in turn (no extra arguments)
     list       name the benchmarks found
-    setup-ref  create <repo>/.venv-ref with numpy, tqdm, torch==2.13.0, gensim==4.4.0 for the
-               reference scripts (torch's CPU wheel is found through PIP_FIND_LINKS if set)
+    setup-ref  create <repo>/.venv-ref with numpy, tqdm, torch==2.13.0, gensim==4.4.0, safetensors,
+               onnx and onnxruntime for the reference scripts and tools/interop (torch's CPU wheel
+               is found through PIP_FIND_LINKS if set)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from .common import REF_VENV
 
 HERE = Path(__file__).resolve().parent
-REF_PACKAGES = ["numpy", "tqdm", "torch==2.13.0", "gensim==4.4.0"]
+REF_PACKAGES = ["numpy", "tqdm", "torch==2.13.0", "gensim==4.4.0", "safetensors", "onnx", "onnxruntime"]
 
 
 def available() -> list[str]:

@@ -18,7 +18,6 @@ step), and with --profile the step's time by function.
 """
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -122,12 +121,13 @@ def time_size(name, cfg, steps, rounds, profile, reference, threads):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.bench pretrain")
-    ap.add_argument("--steps", type=int, default=8, help="timed steps per turn (median)")
-    ap.add_argument("--rounds", type=int, default=3, help="turns each side takes, alternating (median)")
+    from pmt.core import cli
+    ap = cli.ArgumentParser(prog="python -m tools.bench pretrain")
+    ap.add_argument("--steps", type=cli.positive_int, default=8, help="timed steps per turn (median)")
+    ap.add_argument("--rounds", type=cli.positive_int, default=3, help="turns each side takes, alternating (median)")
     ap.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=sorted(SIZES))
     ap.add_argument("--profile", action="store_true", help="print each size's top functions by own time")
-    ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch reference")
+    cli.add_reference_flag(ap)
     a = ap.parse_args(argv)
     threads = int(os.environ.get("PMT_BENCH_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS") or 1)
     peak = gemm_peak_gflops()

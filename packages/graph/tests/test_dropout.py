@@ -42,3 +42,10 @@ def test_dropout_draws_from_pmt_core_generator_when_seeded():
     seed(3)
     b = G.dropout(x, 0.5).data
     np.testing.assert_array_equal(a, b)
+
+
+def test_dropout_equals_multiplication_by_its_mask():
+    x = Tensor(np.random.default_rng(2).standard_normal((4, 6)), requires_grad=True)
+    mask = G.dropout_mask(x.shape, 0.3, np.float64, rng=np.random.default_rng(5))
+    assert set(np.unique(mask)) <= {0.0, 1 / 0.7}
+    assert G.gradcheck_against(lambda t: G.dropout(t, 0.3, rng=np.random.default_rng(5)), lambda t: t * mask, [x])

@@ -138,3 +138,21 @@ def test_binary_ops_on_random_broadcast_shapes(case):
         a = Tensor(np.abs(rng.standard_normal(sa)) + 0.5, requires_grad=True)
         b = Tensor(np.abs(rng.standard_normal(sb)) + 0.5, requires_grad=True)
         assert gradcheck(fn, [a, b]), (name, sa, sb)
+
+
+def test_pow_gradients_at_zero_base_are_zero_not_nan():
+    a = Tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([0.0, 2.5, 3.0]), requires_grad=True)
+    (a ** b).backward(np.ones(3))
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0, 12.0])        # d(a^0)/da = 0; 2.5 a^1.5 = 0 at 0
+    np.testing.assert_allclose(b.grad, [0.0, 0.0, 8 * np.log(2.0)])  # a^b log a -> 0 at a = 0
+    x = Tensor(np.zeros(2), requires_grad=True)
+    (x ** 0).backward(np.ones(2))
+    np.testing.assert_array_equal(x.grad, 0.0)
+
+
+def test_sigmoid_keeps_relative_accuracy_in_both_tails():
+    x = np.array([-700.0, -100.0, -40.0, -1.0, 0.0, 1.0, 40.0])
+    exact = np.array([1 / (1 + np.exp(-v)) if v >= 0 else np.exp(v) / (1 + np.exp(v)) for v in x])
+    np.testing.assert_allclose(G.sigmoid(Tensor(x)).data, exact, rtol=1e-15)
+    assert G.sigmoid(Tensor(np.array([-100.0], np.float32))).data[0] > 0

@@ -50,3 +50,21 @@ def test_linear_accepts_plain_array_input_and_checks_shapes():
         G.linear(np.ones((4, 5)), W)
     with pytest.raises(ValueError, match="bias"):
         G.linear(np.ones((4, 3)), W, Parameter(np.ones(3)))
+
+
+@pytest.mark.parametrize("xshape", [(5, 4), (2, 3, 4), (2, 1, 3, 4), (4,), (0, 4)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_equals_matmul_plus_bias(xshape, bias):
+    rng = np.random.default_rng(8)
+    x = Tensor(rng.standard_normal(xshape), requires_grad=True)
+    w = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    b = Tensor(rng.standard_normal(3), requires_grad=True) if bias else None
+    inputs = [x, w] + ([b] if bias else [])
+    assert G.gradcheck_against(lambda x, w, *b: G.linear(x, w, *b),
+                               lambda x, w, *b: x @ w + b[0] if b else x @ w, inputs, rtol=1e-12)
+
+
+def test_linear_flattens_a_non_contiguous_input():
+    x = Tensor(np.random.default_rng(9).standard_normal((4, 3, 2)).transpose(2, 1, 0), requires_grad=True)
+    w = Tensor(np.ones((4, 5)), requires_grad=True)
+    assert G.gradcheck_against(lambda x, w: G.linear(x, w), lambda x, w: x @ w, [x, w], rtol=1e-12)

@@ -108,3 +108,57 @@ def test_mse_loss_value_and_gradient(reduction):
     assert gradcheck(lambda t: G.mse_loss(t, y, reduction=reduction), [p])
     with pytest.raises(ValueError, match="shape"):
         G.mse_loss(p, np.ones(3))
+
+
+def _composed_cross_entropy(z, y, weight=None, ignore_index=-100, eps=0.0):
+    """cross-entropy from primitive ops: -(q * log_softmax(z)).sum(-1), mean over the weights."""
+    C = z.shape[-1]
+    valid = y != ignore_index
+    yy = np.where(valid, y, 0)
+    w = np.ones(C) if weight is None else weight
+    q = (1 - eps) * np.eye(C)[yy] * w[yy][..., None] + eps / C * w        # (..., C)
+    q = q * valid[..., None]
+    zs = z - z.max(axis=-1, keepdims=True)
+    logp = zs - zs.exp().sum(axis=-1, keepdims=True).log()
+    return -(logp * q).sum() / float((w[yy] * valid).sum())
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (2, 3, 4)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("ignore", [False, True])
+def test_fused_cross_entropy_equals_composition_of_primitive_ops(shape, weighted, eps, ignore):
+    z = logits(*shape)
+    y = R.integers(0, shape[-1], shape[:-1])
+    if ignore:
+        y.reshape(-1)[[0, 2]] = 7
+    w = R.random(shape[-1]) + 0.5 if weighted else None
+    assert G.gradcheck_against(lambda t: G.cross_entropy(t, y, weight=w, ignore_index=7, label_smoothing=eps),
+                               lambda t: _composed_cross_entropy(t, y, w, 7, eps), [z])
+
+
+def test_binary_cross_entropy_and_mse_equal_their_compositions():
+    z, y = logits(3, 4), (R.random((3, 4)) > 0.5).astype(np.float64)
+    w = R.random((3, 4))
+    assert G.gradcheck_against(lambda t: G.binary_cross_entropy_with_logits(t, y, weight=w),
+                               lambda t: (-(y * G.sigmoid(t).log() + (1 - y) * (1 - G.sigmoid(t)).log()) * w).mean(),
+                               [z])
+    assert G.gradcheck_against(lambda t: G.mse_loss(t, y), lambda t: ((t - y) * (t - y)).mean(), [z])
+
+
+@pytest.mark.parametrize("loss", [G.binary_cross_entropy_with_logits, G.mse_loss])
+def test_mean_over_zero_elements_is_zero_with_zero_gradient(loss):
+    z = logits(0, 3)
+    out = loss(z, np.zeros((0, 3)))
+    assert out.item() == 0.0
+    out.backward()
+    assert z.grad.shape == (0, 3)
+
+
+def test_cross_entropy_label_smoothing_value_and_huge_logits_gradient():
+    z = Tensor(np.log(np.array([[0.5, 0.25, 0.25]])), requires_grad=True)
+    q = np.array([1 - 0.3 + 0.1, 0.1, 0.1])
+    assert G.cross_entropy(z, np.array([0]), label_smoothing=0.3).item() == pytest.approx(-(q * z.data[0]).sum())
+    big = Tensor(np.array([[1000.0, -1000.0]]), requires_grad=True)
+    G.cross_entropy(big, np.array([1])).backward()
+    np.testing.assert_allclose(big.grad, [[1.0, -1.0]])

@@ -118,3 +118,18 @@ def test_split_pieces_gradients_sum_back(sections, axis):
 def test_split_rejects_unequal_sections():
     with pytest.raises(ValueError, match="equal pieces"):
         G.split(t(5, 2), 2)
+
+
+def test_embedding_equals_indexing_the_table():
+    E = Tensor(R.standard_normal((7, 3)), requires_grad=True)
+    ids = np.array([[0, 5, 5], [2, 5, 1]])
+    assert G.gradcheck_against(lambda e: G.embedding(e, ids), lambda e: e[ids], [E], rtol=1e-13)
+
+
+def test_embedding_gradient_rows_are_unique_sorted_and_summed():
+    E = Tensor(np.zeros((6, 2)), requires_grad=True)
+    ids = np.array([[4, 1, 4], [1, 1, 0]])
+    g = np.arange(12.0).reshape(2, 3, 2)
+    G.embedding(E, ids).backward(g)
+    assert E.grad.indices.tolist() == [0, 1, 4]
+    np.testing.assert_array_equal(E.grad.values, [g[1, 2], g[0, 1] + g[1, 0] + g[1, 1], g[0, 0] + g[0, 2]])

@@ -1,21 +1,12 @@
-"""LayerNorm module, feed-forward, positional encodings, Xavier init."""
+"""Feed-forward, positional encodings, Xavier init (layer norm and Linear are pmt.graph's, tested there)."""
 import numpy as np
 import pytest
 from pmt.core import seed
 from pmt.graph import Tensor, gradcheck
 from finite_diff import to_float64
 
-from pmt.transformer.layers import (LayerNorm, LearnedPositionalEncoding, Linear, PositionwiseFeedForward,
-                                    SinusoidalPositionalEncoding, sinusoidal_table)
-
-
-def test_layer_norm_module_matches_formula_and_gradchecks():
-    ln = to_float64(LayerNorm(5))
-    ln.gamma.data[:] = np.arange(1, 6)
-    x = Tensor(np.random.default_rng(0).normal(size=(3, 5)), requires_grad=True)
-    mu, sd = x.data.mean(-1, keepdims=True), np.sqrt(x.data.var(-1, keepdims=True) + 1e-5)
-    np.testing.assert_allclose(ln(x).data, (x.data - mu) / sd * np.arange(1, 6), rtol=1e-10)
-    assert gradcheck(lambda x, g, b: ln(x), [x, ln.gamma, ln.beta])
+from pmt.transformer.layers import (LearnedPositionalEncoding, PositionwiseFeedForward, SinusoidalPositionalEncoding,
+                                    sinusoidal_table, xavier_linear)
 
 
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
@@ -64,10 +55,17 @@ def test_too_long_sequence_raises():
         LearnedPositionalEncoding(8, max_len=4)(Tensor(np.zeros((1, 3, 8))), offset=2)
 
 
-def test_linear_flattens_leading_axes_and_matches_matmul():
-    lin = Linear(4, 3)
-    x = np.random.default_rng(4).normal(size=(2, 5, 4)).astype(np.float32)
-    np.testing.assert_allclose(lin(Tensor(x)).data, x @ lin.weight.data + lin.bias.data, rtol=1e-5)
+@pytest.mark.parametrize("blocks", [1, 3])
+def test_xavier_linear_draws_each_blocks_glorot_range_with_zero_bias(blocks):
+    seed(5)
+    lin = xavier_linear(200, 300, blocks=blocks)
+    limit = np.sqrt(6 / (200 + 300 // blocks))
+    w = lin.weight.data
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.99 * limit
+    assert w.std() == pytest.approx(limit / np.sqrt(3), rel=0.02)
+    assert not lin.bias.data.any() and w.dtype == np.float32
+    with pytest.raises(ValueError, match="blocks"):
+        xavier_linear(4, 10, blocks=3)
 
 
 def test_bad_arguments_raise():
@@ -75,5 +73,3 @@ def test_bad_arguments_raise():
         PositionwiseFeedForward(4, 8, activation="tanh")
     with pytest.raises(ValueError):
         sinusoidal_table(10, 7)
-    with pytest.raises(ValueError, match="last axis"):
-        LayerNorm(4)(Tensor(np.ones((2, 5))))

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 from pmt.core import SparseRows, seed
-from pmt.graph import Tensor, gradcheck
 from finite_diff import to_float64
+from pmt.graph import gradcheck
 
-from pmt.transformer.model import Transformer, embed
+from pmt.transformer.model import Transformer, TransformerConfig
 
 
 def _small(**kw):
@@ -25,19 +25,38 @@ def test_forward_shape_and_source_padding_is_ignored():
     np.testing.assert_allclose(m(src[:, :3], tgt_in).data, out, rtol=1e-4, atol=1e-5)
 
 
-def test_embed_op_has_sparse_scaled_gradient():
-    table = Tensor(np.random.default_rng(0).normal(size=(6, 3)), requires_grad=True)
-    ids = np.array([[1, 4, 1]])
-    assert gradcheck(lambda t: embed(t, ids, scale=2.0), [table])
-    table.grad = None
-    embed(table, ids, 2.0).sum().backward()
-    assert isinstance(table.grad, SparseRows)
-    np.testing.assert_allclose(table.grad.to_dense((6, 3))[1], 4.0)
+def test_config_and_keyword_construction_build_the_same_model():
+    cfg = TransformerConfig(11, 11, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1, n_decoder_layers=1,
+                            max_len=12, dropout=0.0)
+    seed(0)
+    a = Transformer(cfg)
+    b = _small()
+    assert a.config == b.config and a.config.to_dict()["d_model"] == 16
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb
+        np.testing.assert_array_equal(va, vb)
+    with pytest.raises(TypeError, match="not both"):
+        Transformer(cfg, d_model=8)
+    seed(0)
+    c = Transformer(src_vocab=11, tgt_vocab=11, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1,
+                    n_decoder_layers=1, max_len=12, dropout=0.0)
+    assert c.config == cfg
+
+
+def test_embedding_gradient_is_sparse_and_scaled():
+    m = _small()
+    m.train_step((np.array([[3, 4, 3]]), np.array([[1, 5]]), np.array([[5, 2]])))
+    g = m.src_embed.weight.grad
+    assert isinstance(g, SparseRows) and g.indices.tolist() == [3, 4]   # unique rows only
 
 
 def test_embeddings_are_scaled_by_sqrt_d_model():
-    m = _small()
-    assert m.src_embed.scale == pytest.approx(4.0)
+    m = _small().eval()
+    assert m.embed_scale == pytest.approx(4.0)
+    m.encoder.forward = lambda x, mask=None: x              # expose the encoder's input
+    x, _ = m.encode(np.array([[3, 5]]))
+    expected = 4.0 * m.src_embed.weight.data[[3, 5]] + m.src_pos.table[:2]
+    np.testing.assert_allclose(x.data[0], expected, rtol=1e-6)
 
 
 def test_shared_and_tied_embeddings_reduce_parameters_and_still_train():
@@ -129,10 +148,10 @@ def test_beam_search_score_is_at_least_greedy_score():
 
 @pytest.mark.parametrize("call, match", [
     (lambda m: m(np.array([3, 4]), np.array([[1]])), "src"),
-    (lambda m: m(np.array([[3, 40]]), np.array([[1]])), "outside the vocabulary"),
+    (lambda m: m(np.array([[3, 40]]), np.array([[1]])), "index 40 is out of range"),
     (lambda m: m.beam_search(np.array([[3]]), 1, 2, beam_size=0), "beam_size"),
     (lambda m: m(np.array([[3.0]]), np.array([[1]])), "int"),
 ])
 def test_bad_inputs_raise_value_errors(call, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises((ValueError, TypeError, IndexError), match=match):
         call(_small())

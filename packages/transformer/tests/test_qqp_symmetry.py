@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pmt.transformer.functional import cross_entropy
+from pmt.graph import cross_entropy
 from pmt.transformer.qqp.batching import PairBatches
 from pmt.transformer.qqp.model import PairClassifier, PairClassifierConfig
 

@@ -9,8 +9,10 @@ touched are read and written, and their optimizer state (momentum, Adam moments)
 advanced only on those rows.  That is what makes a 30,000-row embedding cheap to train;
 it is also how PyTorch's SparseAdam and word2vec's SGD behave.
 
-Notation below: g is the gradient, t the step count (1 after the first step), lr the
-learning rate.
+Notation below: g is the gradient, lr the learning rate, t the step count.  `opt.t` counts
+the calls to `step()`; Adam's bias correction uses each parameter's *own* count instead (as
+PyTorch does): the number of steps at which that parameter had a gradient, and for sparse row
+gradients the number of steps at which that row was touched.
 """
 from __future__ import annotations
 
@@ -102,7 +104,7 @@ class Optimizer:
         out = {"lr": np.array(self.lr), "t": np.array(self.t)}
         for i, st in enumerate(self.state):
             for k, v in st.items():
-                out[f"state.{i}.{k}"] = v
+                out[f"state.{i}.{k}"] = np.asarray(v)
         return out
 
     def load_state_dict(self, d: dict):
@@ -124,11 +126,19 @@ class Optimizer:
             if i >= len(self.params):
                 raise ValueError(f"optimizer state names parameter {i}, but there are only "
                                  f"{len(self.params)} parameters")
-            if np.shape(v) != self.params[i].data.shape:
-                raise ValueError(f"optimizer state {key} has shape {np.shape(v)}, parameter "
-                                 f"{_name(self.params[i], i)} has shape {self.params[i].data.shape}")
-            state[i][k] = np.array(v, dtype=self.params[i].data.dtype)
+            state[i][k] = self._load_buffer(key, k, v, self.params[i], i)
         self.lr, self.t, self.state = float(d["lr"]), int(d["t"]), state
+        self._upgrade_state(int(d["t"]))
+
+    def _load_buffer(self, key, k, v, p, i):
+        """A saved state array, checked against parameter p (subclasses add other buffers)."""
+        if np.shape(v) != p.data.shape:
+            raise ValueError(f"optimizer state {key} has shape {np.shape(v)}, parameter "
+                             f"{_name(p, i)} has shape {p.data.shape}")
+        return np.array(v, dtype=p.data.dtype)
+
+    def _upgrade_state(self, t: int):
+        """Fill in what a checkpoint of an older format lacks (nothing here)."""
 
     def __repr__(self):
         hp = ", ".join(f"{k}={getattr(self, k)}" for k in ("lr", *self.defaults))
@@ -195,17 +205,22 @@ class Adam(Optimizer):
 
         g <- g + weight_decay * p
         m <- b1 m + (1 - b1) g          v <- b2 v + (1 - b2) g^2
-        p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+        p <- p - lr * (m / (1 - b1^k)) / (sqrt(v / (1 - b2^k)) + eps)
 
-    For sparse row gradients only the touched rows' m and v move ("lazy Adam"); the bias
-    correction uses the global step t.
+    k is the parameter's own step count (PyTorch's convention): the number of steps at which
+    *it* had a gradient, so a parameter first receiving one at the optimizer's step 10 is
+    bias-corrected as step 1, not 10.  For sparse row gradients only the touched rows' m and v
+    move ("lazy Adam") and each row counts its own steps: a row first touched late starts, like
+    a fresh parameter, at k = 1.  The counts are kept as `state[i]["step"]`: an int, or an int
+    array with one count per row once sparse gradients arrived.
 
     Example:
-        >>> opt = Adam(model.parameters(), lr=1e-3)
+        >>> from pmt.core import Parameter
+        >>> opt = Adam([Parameter(np.zeros(3))], lr=1e-3)
     """
 
     defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
-    state_keys = ("m", "v")
+    state_keys = ("m", "v", "step")
     decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -217,13 +232,14 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: need eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
 
-    def _step_rows(self, p_rows, g, m, v):
+    def _step_rows(self, p_rows, g, m, v, k):
         """Advance moments m, v and update parameter rows p_rows, all in place.
 
-        The bias corrections are folded into two Python floats,
+        k is the step count: an int, or one count per row (an int array of len(p_rows)).
+        The bias corrections are folded into two factors,
             lr/bc1 * m / (sqrt(v/bc2) + eps) = (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2)),
         so the update is a handful of in-place float32 operations with one temporary.
-        (Python floats keep float32 arrays float32; a numpy float64 scalar would not.)
+        (Python floats keep float32 arrays float32; per-row factors are cast to p's dtype.)
         """
         b1, b2 = self.betas
         if self.weight_decay and not self.decoupled:
@@ -232,23 +248,51 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * (g * g)
-        sqrt_bc2 = math.sqrt(1 - b2 ** self.t)
+        if isinstance(k, np.ndarray):                 # per-row counts: (n,) -> (n, 1, ...) factors
+            col = (-1,) + (1,) * (p_rows.ndim - 1)
+            sqrt_bc2 = np.sqrt(1 - b2 ** k).astype(p_rows.dtype).reshape(col)
+            factor = (self.lr * sqrt_bc2 / (1 - b1 ** k).astype(p_rows.dtype).reshape(col))
+        else:
+            sqrt_bc2 = math.sqrt(1 - b2 ** k)
+            factor = self.lr * sqrt_bc2 / (1 - b1 ** k)
         if self.weight_decay and self.decoupled:
             p_rows *= 1 - self.lr * self.weight_decay
         step = np.sqrt(v)
         step += self.eps * sqrt_bc2
         np.divide(m, step, out=step)
-        step *= self.lr * sqrt_bc2 / (1 - b1 ** self.t)
+        step *= factor
         p_rows -= step
 
     def _dense(self, state, p, g):
-        self._step_rows(p.data, g, self._buffer(state, "m", p), self._buffer(state, "v", p))
+        m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)
+        k = state["step"] = state.get("step", 0) + 1  # an int, or every row's count + 1
+        self._step_rows(p.data, g, m, v, k)
 
     def _sparse(self, state, p, rows, g):
         m_all, v_all = self._buffer(state, "m", p), self._buffer(state, "v", p)
+        k = state.get("step", 0)
+        if not isinstance(k, np.ndarray):             # first sparse update: one count per row
+            k = state["step"] = np.full(p.data.shape[0], k, np.int64)
+        k[rows] += 1
         m, v, p_rows = m_all[rows], v_all[rows], p.data[rows]  # fancy indexing copies: written back below
-        self._step_rows(p_rows, g, m, v)
+        self._step_rows(p_rows, g, m, v, k[rows])
         m_all[rows], v_all[rows], p.data[rows] = m, v, p_rows
+
+    def _load_buffer(self, key, k, v, p, i):
+        if k != "step":
+            return super()._load_buffer(key, k, v, p, i)
+        v = np.asarray(v)
+        if v.shape not in ((), (p.data.shape[0],)) or v.dtype.kind not in "iu":
+            raise ValueError(f"optimizer state {key} must be an integer count of shape () or "
+                             f"({p.data.shape[0]},), got {v.dtype} of shape {v.shape}")
+        return int(v) if v.ndim == 0 else np.array(v, dtype=np.int64)
+
+    def _upgrade_state(self, t: int):
+        """Checkpoints from before per-parameter counts saved only the global t: every parameter
+        with moments is taken to have had all t steps (what the old update assumed)."""
+        for st in self.state:
+            if "m" in st and "step" not in st:
+                st["step"] = t
 
 
 class AdamW(Adam):
@@ -339,6 +383,10 @@ def clip_grad_norm(params, max_norm: float) -> float:
 
     Sparse gradients are coalesced first (duplicate rows summed), so the norm is that of the
     gradient the optimizer will apply.  Returns the norm before clipping.
+
+    The scale is max_norm / (norm + 1e-6), PyTorch's epsilon (it guards the division when the
+    norm is tiny): a clipped gradient's norm comes out a hair below max_norm, by the relative
+    amount 1e-6 / norm, and matches `torch.nn.utils.clip_grad_norm_` to rounding.
     """
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be > 0, got {max_norm}")
@@ -352,7 +400,7 @@ def clip_grad_norm(params, max_norm: float) -> float:
             total += float(np.vdot(p.grad, p.grad))
     norm = float(np.sqrt(total))
     if norm > max_norm:
-        scale = max_norm / (norm + 1e-12)
+        scale = max_norm / (norm + 1e-6)
         for p in params:
             if isinstance(p.grad, SparseRows):
                 p.grad = SparseRows(p.grad.indices, p.grad.values * scale)

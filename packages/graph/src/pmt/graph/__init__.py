@@ -2,10 +2,12 @@
 
 The tape and how to add an operation: see `pmt.graph.tensor`.  Overview: packages/graph/README.md.
 """
-from .dropout import dropout
+from pmt.core.numerics import unbroadcast
+
+from .dropout import dropout, dropout_mask
 from .elementwise import (abs, add, clip, div, exp, gelu, log, masked_fill, mul, neg, pow, relu, sigmoid,
-                          sqrt, sub, tanh, unbroadcast, where)
-from .gradcheck import GradcheckError, gradcheck
+                          sqrt, sub, tanh, where)
+from .gradcheck import GradcheckError, gradcheck, gradcheck_against
 from .layers import (GELU, Dropout, Embedding, Flatten, LayerNorm, Linear, LogSoftmax, ReLU, Sigmoid, Softmax,
                      Tanh)
 from .linalg import linear, matmul

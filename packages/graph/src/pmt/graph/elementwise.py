@@ -4,7 +4,8 @@ Broadcasting and its gradient
 -----------------------------
 `a + b` with `a: (4, 3)` and `b: (3,)` uses every `b[j]` four times, so dL/db[j] is the sum of
 the four upstream gradients: the gradient of a broadcast input is the upstream gradient
-*summed over the axes broadcasting created or stretched* (`unbroadcast` below).
+*summed over the axes broadcasting created or stretched* (`pmt.core.numerics.unbroadcast`,
+re-exported as `pmt.graph.unbroadcast`).
 
 Arguments that are not Tensors (Python numbers, ndarrays) are constants: they get no gradient
 and no graph node of their own.  Float ndarray constants are cast to the Tensor's dtype so
@@ -13,33 +14,13 @@ that a float64 mask does not silently turn a float32 model into float64.
 from __future__ import annotations
 
 import numpy as np
+from pmt.core.numerics import sigmoid as _sigmoid
+from pmt.core.numerics import unbroadcast
 
 from .tensor import Tensor
 
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 _GELU_C = 0.044715
-
-
-def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum `g` down to `shape`, undoing numpy broadcasting (the gradient of a broadcast).
-
-    Args:
-        g: (*batch, *shape') upstream gradient, where `shape` broadcasts to g.shape.
-        shape: the input's shape.
-
-    Example:
-        >>> unbroadcast(np.ones((4, 3)), (3,))
-        array([4., 4., 4.])
-    """
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    if lead:
-        g = g.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g
 
 
 def _operands(a, b, name):
@@ -132,13 +113,22 @@ def div(a, b) -> Tensor:
 
 
 def pow(a, b) -> Tensor:
-    """a ** b (broadcasting).  dL/da = g * b * a^(b-1), dL/db = g * a^b * log(a)."""
+    """a ** b (broadcasting).  dL/da = g * b * a^(b-1), dL/db = g * a^b * log(a).
+
+    At a = 0 both are taken as their limits where the formulas give 0 * inf = NaN:
+    d(a^0)/da = 0 (a^0 is the constant 1), and dL/db = 0 where a = 0 and b >= 0 (a^b is 0
+    or 1 for every b >= 0 there), as PyTorch does.
+    """
     ad, bd = _operands(a, b, "pow")
     out = _binary(np.power, ad, bd, "pow")
 
     def backward(g):
-        ga = unbroadcast(g * bd * ad ** (bd - 1), a.shape) if _needs(a) else None
-        gb = unbroadcast(g * out * np.log(ad), b.shape) if _needs(b) else None
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if _needs(a):
+                ga = unbroadcast(g * np.where(bd == 0, 0, bd * ad ** (bd - 1)), a.shape)
+            if _needs(b):
+                gb = unbroadcast(g * np.where((ad == 0) & (bd >= 0), 0, out * np.log(ad)), b.shape)
         return _grads(a, b, ga, gb)
     return Tensor.from_op(out, _parents(a, b), backward, "pow")
 
@@ -177,11 +167,12 @@ def tanh(x: Tensor) -> Tensor:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2, which never overflows.
+    """1 / (1 + e^-x), in the stable form of `pmt.core.numerics.sigmoid` (no overflow, full
+    relative precision in both tails: sigmoid(-100) is 3.7e-44, not 0).
 
     dL/dx = g * s (1 - s).
     """
-    out = 0.5 * (1 + np.tanh(0.5 * x.data))
+    out = _sigmoid(x.data)
     return Tensor.from_op(out, (x,), lambda g: (g * out * (1 - out),), "sigmoid")
 
 
@@ -192,7 +183,8 @@ def relu(x: Tensor) -> Tensor:
 
 
 def gelu(x: Tensor) -> Tensor:
-    """GELU, tanh approximation (Hendrycks & Gimpel; as in BERT/GPT-2):
+    """GELU in its tanh approximation (Hendrycks & Gimpel; as in BERT and GPT-2), on purpose:
+    PyTorch's `gelu(x, approximate="tanh")`, not the exact x * Phi(x) (they differ by < 1e-3).
 
         y = x/2 (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
         dy/dx = (1 + t)/2 + x/2 (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2),  t = tanh(u)

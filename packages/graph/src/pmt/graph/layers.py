@@ -113,32 +113,41 @@ class Embedding(Module):
 
 
 class LayerNorm(Module):
-    """Layer normalisation over the last axis with learned gain and bias (see `layer_norm`).
+    """Layer normalisation over the last axis with a learned gain and bias (see `layer_norm`).
 
     Args:
-        dim: size of the last axis.
-        eps: added to the variance.
+        features: size of the normalised (last) axis (the name pmt.mlp's LayerNorm uses too).
+        eps: added to the variance, > 0.
+        dtype: parameter dtype (float32; float64 for gradient checks).
 
     Shape:
-        x: (..., dim) -> (..., dim)
+        x: (..., features) -> (..., features)
+
+    Attributes:
+        gamma: (features,) gain, starts at 1.  beta: (features,) bias, starts at 0.
 
     Example:
         >>> LayerNorm(64)(Tensor(np.random.randn(2, 10, 64))).shape
         (2, 10, 64)
     """
 
-    def __init__(self, dim: int, eps: float = 1e-5, dtype=np.float32):
+    def __init__(self, features: int, eps: float = 1e-5, dtype=np.float32):
         super().__init__()
-        self.dim = _positive_int(dim, "dim", "LayerNorm")
+        self.features = _positive_int(features, "features", "LayerNorm")
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps}")
         self.eps = eps
-        self.gamma = Parameter(np.ones(dim), dtype=dtype)
-        self.beta = Parameter(np.zeros(dim), dtype=dtype)
+        self.gamma = Parameter(np.ones(features), dtype=dtype)
+        self.beta = Parameter(np.zeros(features), dtype=dtype)
 
     def forward(self, x):
+        if x.shape[-1:] != (self.features,):
+            raise ValueError(f"LayerNorm({self.features}): input of shape {x.shape} has a last axis of "
+                             f"size {x.shape[-1] if x.shape else None}, expected {self.features}")
         return layer_norm(x, self.gamma, self.beta, self.eps)
 
     def extra_repr(self):
-        return f"{self.dim}, eps={self.eps}"
+        return f"{self.features}, eps={self.eps}"
 
 
 class Dropout(Module):

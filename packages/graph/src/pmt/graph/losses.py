@@ -7,6 +7,7 @@ fits the Trainer protocol directly: `Trainer(model, opt, loss=cross_entropy)`; c
 from __future__ import annotations
 
 import numpy as np
+from pmt.core import numerics
 
 from .tensor import Tensor
 
@@ -36,6 +37,11 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
         mean   = sum_i loss_i / sum_i w_{y_i}    (over non-ignored i; PyTorch's convention)
         dL/dz_ic = (p_ic sum_c' q_ic' - q_ic) / denominator
 
+    Without weights sum_c' q_ic' = 1 and the gradient is the famous (softmax(z) - q) / N.
+    Fused, because softmax, then log, then picking the target would lose precision (log of an
+    underflowed probability is -inf) and store two more (N, C) arrays; log p comes from the
+    stable `pmt.core.numerics.log_softmax` and the backward needs only p = e^(log p).
+
     Args:
         logits: (..., C) Tensor.
         targets: (...) integer array, entries in [0, C) or equal to `ignore_index`.
@@ -49,8 +55,9 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
         is 0 (with zero gradient) rather than NaN.
 
     Example:
-        >>> loss = cross_entropy(model(x), y, label_smoothing=0.1)
-        >>> loss.backward()
+        >>> loss = cross_entropy(Tensor(np.zeros((2, 4)), requires_grad=True), np.array([1, 3]))
+        >>> round(loss.item(), 4)   # log 4
+        1.3863
     """
     _check_reduction(reduction, "cross_entropy")
     if not isinstance(logits, Tensor):
@@ -58,6 +65,8 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
     t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
     if logits.ndim == 0:
         raise ValueError("cross_entropy: logits must have a class axis, got a scalar")
+    if logits.dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating point, got dtype {logits.dtype}")
     C = logits.shape[-1]
     if t.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: targets have shape {t.shape}, expected {logits.shape[:-1]} "
@@ -66,6 +75,7 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
         raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {t.dtype}")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1), got {label_smoothing}")
+    eps = float(label_smoothing)
     t = t.reshape(-1)
     valid = t != ignore_index
     all_valid = bool(valid.all())
@@ -75,32 +85,27 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
             raise ValueError(f"cross_entropy: target {bad[0]} is out of range for {C} classes "
                              f"(ignore_index={ignore_index})")
     dtype = logits.dtype
+    w = None
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=dtype)
         if w.shape != (C,):
             raise ValueError(f"cross_entropy: weight has shape {w.shape}, expected ({C},)")
-    tt = t if all_valid else np.where(valid, t, 0)
-    # the plain case (no weights, smoothing or ignored targets) skips building q below
-    plain = weight is None and not label_smoothing and all_valid
-
-    z = logits.data.reshape(-1, C)                                   # (N, C)
-    N = z.shape[0]
+    tt = t if all_valid else np.where(valid, t, 0)                   # ignored rows point at class 0
+    logp = numerics.log_softmax(logits.data.reshape(-1, C), axis=1)  # (N, C)
+    N = logp.shape[0]
     rows = np.arange(N)
-    zs = z - z.max(axis=1, keepdims=True) if N else z
-    logp = zs - np.log(np.exp(zs).sum(axis=1, keepdims=True))        # (N, C) log-softmax
-    if plain:
-        w_t = None
-        loss_i = -logp[rows, tt]                                     # (N,)
-        denom = float(N)
-    else:
-        # per-example weight of the true class, zero where ignored
-        w_t = w[tt] if weight is not None else np.ones(N, dtype)
+    nll = -logp[rows, tt]                                            # (N,) -log p of the target
+    if w is None:
+        loss_i = (1 - eps) * nll - eps * logp.mean(axis=1) if eps else nll
         if not all_valid:
-            w_t = w_t * valid
-        loss_i = -(1 - label_smoothing) * w_t * logp[rows, tt]      # (N,)
-        if label_smoothing:
-            smooth = logp @ w if weight is not None else logp.sum(axis=1)  # sum_c w_c log p_ic
-            loss_i -= (label_smoothing / C) * smooth * (valid if not all_valid else 1)
+            loss_i = loss_i * valid
+        denom = float(N if all_valid else valid.sum())
+    else:
+        w_t = w[tt] if all_valid else w[tt] * valid                  # (N,) weight of the target, 0 if ignored
+        loss_i = (1 - eps) * w_t * nll
+        if eps:
+            smooth = logp @ w                                        # sum_c w_c log p_ic, (N,)
+            loss_i -= (eps / C) * (smooth if all_valid else smooth * valid)
         denom = float(w_t.sum())
     if reduction == "none":
         out = loss_i.reshape(logits.shape[:-1])
@@ -112,18 +117,19 @@ def cross_entropy(logits: Tensor, targets, weight=None, ignore_index: int = -100
     def backward(g):
         if reduction == "mean" and not denom:
             return (np.zeros_like(logits.data),)
-        if plain:                                                     # q = one-hot: dz = p - onehot
-            dz = np.exp(logp)                                         # (N, C)
-            dz[rows, tt] -= 1
-        else:
-            q_sum = (1 - label_smoothing) * w_t                       # sum_c q_ic, (N,)
-            if label_smoothing:
-                q_sum = q_sum + (label_smoothing / C) * (w.sum() if weight is not None else C) * valid
-            dz = np.exp(logp) * q_sum[:, None]                        # (N, C)
-            dz[rows, tt] -= (1 - label_smoothing) * w_t
-            if label_smoothing:
-                wrow = w[None, :] if weight is not None else 1.0
-                dz -= (label_smoothing / C) * wrow * (valid[:, None] if not all_valid else 1.0)
+        dz = np.exp(logp)                                            # p, (N, C)
+        if w is None:                                                # dz = p - q on valid rows
+            if eps:
+                dz -= eps / C
+            dz[rows, tt] -= 1 - eps
+            if not all_valid:
+                dz[~valid] = 0
+        else:                                                        # dz = p sum_c q_ic - q_i
+            q_sum = (1 - eps) * w_t + (eps / C) * float(w.sum())
+            dz *= (q_sum if all_valid else q_sum * valid)[:, None]
+            dz[rows, tt] -= (1 - eps) * w_t
+            if eps:
+                dz -= (eps / C) * (w if all_valid else w * valid[:, None])
         scale = _scale_grad(np.asarray(g), reduction, denom)
         dz *= scale[:, None] if reduction == "none" else scale
         return (dz.reshape(logits.shape),)
@@ -142,8 +148,15 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets, weight=None, reduc
         weight: optional array broadcasting to logits' shape, multiplying each element's loss.
         reduction: "mean", "sum" or "none".
 
+    Returns:
+        Scalar Tensor (or logits' shape with reduction="none").  The mean over zero elements
+        (empty logits) is 0, with a zero gradient, not NaN; the mean divides by the number of
+        elements, whatever the weights.
+
     Example:
-        >>> loss = binary_cross_entropy_with_logits(scores, labels.astype(np.float32))
+        >>> z = Tensor(np.zeros(4), requires_grad=True)
+        >>> round(binary_cross_entropy_with_logits(z, np.array([0.0, 1.0, 1.0, 0.0])).item(), 4)   # log 2
+        0.6931
     """
     _check_reduction(reduction, "binary_cross_entropy_with_logits")
     y = np.asarray(targets.data if isinstance(targets, Tensor) else targets, dtype=logits.dtype)
@@ -155,11 +168,11 @@ def binary_cross_entropy_with_logits(logits: Tensor, targets, weight=None, reduc
     if weight is not None:
         weight = np.asarray(weight, dtype=logits.dtype)
         loss = loss * weight
-    n = max(z.size, 1)
+    n = max(z.size, 1)                                               # empty: sum 0 / 1 = 0
     out = loss if reduction == "none" else np.asarray(loss.sum() / n if reduction == "mean" else loss.sum())
 
     def backward(g):
-        d = 0.5 * (1 + np.tanh(0.5 * z)) - y                          # sigmoid(z) - y
+        d = numerics.sigmoid(z) - y
         if weight is not None:
             d = d * weight
         return (d * (g / n if reduction == "mean" else g),)
@@ -172,6 +185,15 @@ def mse_loss(pred: Tensor, targets, reduction: str = "mean") -> Tensor:
     Args:
         pred: Tensor of any shape.
         targets: array (or Tensor, treated as constant) of the same shape.
+        reduction: "mean", "sum" or "none".
+
+    Returns:
+        Scalar Tensor (or pred's shape with reduction="none").  The mean over zero elements
+        is 0, with a zero gradient, not NaN.
+
+    Example:
+        >>> mse_loss(Tensor(np.array([1.0, 3.0])), np.array([0.0, 0.0])).item()
+        5.0
     """
     _check_reduction(reduction, "mse_loss")
     y = np.asarray(targets.data if isinstance(targets, Tensor) else targets, dtype=pred.dtype)
@@ -179,6 +201,6 @@ def mse_loss(pred: Tensor, targets, reduction: str = "mean") -> Tensor:
         raise ValueError(f"mse_loss: targets have shape {y.shape}, predictions have shape {pred.shape}")
     diff = pred.data - y
     sq = diff * diff
-    n = max(diff.size, 1)
+    n = max(diff.size, 1)                                            # empty: sum 0 / 1 = 0
     out = sq if reduction == "none" else np.asarray(sq.sum() / n if reduction == "mean" else sq.sum())
     return Tensor.from_op(out, (pred,), lambda g: (2 * diff * (g / n if reduction == "mean" else g),), "mse_loss")

@@ -10,8 +10,14 @@ Backward, with r = 1 / sqrt(var + eps) and dxhat = g * gamma (means over the las
     dL/dgamma = sum over all leading axes of g * xhat
     dL/dbeta  = sum over all leading axes of g
 
+Derivation in two lines: xhat depends on x through the centring (whose Jacobian subtracts the
+mean) and through r (d sqrt(var)/dx_j = xhat_j / n), so
+dL/dx_j = r (dxhat_j - mean(dxhat)) - r xhat_j mean(dxhat * xhat).
+
 Fused because the composed version (mean, sub, square, mean, add, sqrt, div, mul, add) would
-record nine nodes and keep as many (batch, seq, d) intermediates; this keeps xhat and r.
+record nine nodes and keep as many (batch, seq, d) intermediates; this keeps xhat and r.  The
+row reductions are einsums over the last axis (one pass, no squared temporary) and the backward
+works in place on one buffer.
 """
 from __future__ import annotations
 
@@ -26,40 +32,50 @@ def layer_norm(x: Tensor, gamma: Tensor | None = None, beta: Tensor | None = Non
     Args:
         x: (..., n).
         gamma, beta: (n,) or None (no affine part).
-        eps: added to the variance.
+        eps: added to the (biased, 1/n) variance; >= 0.
 
     Returns:
-        (..., n) Tensor.
+        (..., n) Tensor.  Backward: see the module docstring.
 
     Example:
-        >>> y = layer_norm(Tensor(np.random.randn(2, 5, 8)), Parameter(np.ones(8)), Parameter(np.zeros(8)))
+        >>> y = layer_norm(Tensor(np.random.randn(2, 5, 8)), Tensor(np.ones(8)), Tensor(np.zeros(8)))
+        >>> y.shape
+        (2, 5, 8)
     """
     if not isinstance(x, Tensor):
         x = Tensor(x)
-    n = x.shape[-1] if x.ndim else 0
+    if x.ndim == 0:
+        raise ValueError("layer_norm: input must have a feature axis, got a scalar")
+    if not eps >= 0:
+        raise ValueError(f"layer_norm: eps must be >= 0, got {eps}")
+    n = x.shape[-1]
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p is not None and p.shape != (n,):
             raise ValueError(f"layer_norm: {name} has shape {p.shape}, expected ({n},) for input {x.shape}")
     xd = x.data
-    mu = xd.mean(axis=-1, keepdims=True)
-    xc = xd - mu
-    r = 1.0 / np.sqrt((xc * xc).mean(axis=-1, keepdims=True) + eps)   # (..., 1)
-    xhat = xc * r                                                    # (..., n)
+    xhat = xd - xd.mean(axis=-1, keepdims=True)                      # (..., n), centred
+    var = np.einsum("...i,...i->...", xhat, xhat)[..., None] / n      # (..., 1)
+    r = 1.0 / np.sqrt(var + eps)                                      # (..., 1)
+    xhat *= r                                                         # (..., n), normalised
     out = xhat * gamma.data if gamma is not None else xhat.copy()
     if beta is not None:
         out += beta.data
 
     def backward(g):
-        dxhat = g * gamma.data if gamma is not None else g
+        g2, xhat2 = g.reshape(-1, n), xhat.reshape(-1, n)            # (rows, n)
         grads = [None]
         if x.requires_grad:
-            grads[0] = r * (dxhat - dxhat.mean(axis=-1, keepdims=True)
-                            - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
-        lead = tuple(range(g.ndim - 1))
+            dxhat = g * gamma.data if gamma is not None else g.copy()  # (..., n), ours to modify
+            mean_g = dxhat.mean(axis=-1, keepdims=True)
+            mean_gx = np.einsum("...i,...i->...", dxhat, xhat)[..., None] / n
+            dxhat -= mean_g
+            dxhat -= xhat * mean_gx
+            dxhat *= r
+            grads[0] = dxhat
         if gamma is not None:
-            grads.append((g * xhat).sum(axis=lead) if gamma.requires_grad else None)
+            grads.append(np.einsum("ri,ri->i", g2, xhat2) if gamma.requires_grad else None)
         if beta is not None:
-            grads.append(g.sum(axis=lead) if beta.requires_grad else None)
+            grads.append(g2.sum(axis=0) if beta.requires_grad else None)
         return grads
     parents = (x,) + tuple(p for p in (gamma, beta) if p is not None)
     return Tensor.from_op(out, parents, backward, "layer_norm")

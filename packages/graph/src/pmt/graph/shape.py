@@ -7,8 +7,8 @@ Their gradients move the upstream gradient back to where each value came from:
     transpose:    dL/dx = g transposed by the inverse permutation
     x[index]:     dL/dx = zeros with g scattered into x[index]; with repeated integer
                   indices the contributions are *added* (np.add.at), not overwritten
-    embedding:    dL/dtable = SparseRows(ids, g): only the looked-up rows, duplicates summed
-                  later by the optimizer (a 30,000-row table is never densified)
+    embedding:    dL/dtable = SparseRows(unique ids, g summed per id): only the looked-up
+                  rows (a 30,000-row table is never densified)
     concatenate/stack/split: slice the gradient apart / put the pieces together
 """
 from __future__ import annotations
@@ -117,11 +117,16 @@ def embedding(table: Tensor, ids) -> Tensor:
         ids: integer array of any shape, entries in [0, num_rows).
 
     Returns:
-        (*ids.shape, *row_shape).  dL/dtable = SparseRows(ids, g): the gradient touches only
-        the looked-up rows (repeated ids are summed by whoever densifies or coalesces).
+        (*ids.shape, *row_shape).  dL/dtable = SparseRows(unique ids, the sum of g over each
+        id's occurrences): the gradient touches only the looked-up rows, so an optimizer
+        updates a few hundred rows of a 30,000-row table, never the whole of it.
+
+    Repeated ids are summed here, with one stable sort and a segmented sum (np.add.reduceat
+    over the runs of equal ids), rather than left to a later np.add.at scatter, which is
+    several times slower; the optimizer then receives unique, sorted rows.
 
     Example:
-        >>> E = Parameter(np.random.randn(100, 8))
+        >>> E = Tensor(np.random.randn(100, 8), requires_grad=True)
         >>> embedding(E, np.array([[1, 2], [2, 3]])).shape
         (2, 2, 8)
     """
@@ -130,11 +135,18 @@ def embedding(table: Tensor, ids) -> Tensor:
     if ids.size and (ids.min() < 0 or ids.max() >= n):
         bad = ids[(ids < 0) | (ids >= n)].flat[0]
         raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
-    out = table.data[ids]
+    out = table.data[ids]                                            # (*ids.shape, *row_shape), a copy
     row_shape = table.shape[1:]
 
     def backward(g):
-        return (SparseRows(ids.reshape(-1), g.reshape((-1,) + row_shape)),)
+        flat = ids.reshape(-1)                                       # (N,)
+        if flat.size == 0:
+            return (SparseRows(flat, g.reshape((0,) + row_shape)),)
+        order = np.argsort(flat, kind="stable")
+        sorted_ids = flat[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])  # first of each run
+        rows = g.reshape((-1,) + row_shape)                          # (N, *row_shape)
+        return (SparseRows(sorted_ids[starts], np.add.reduceat(rows[order], starts, axis=0)),)
     return Tensor.from_op(out, (table,), backward, "embedding")
 
 

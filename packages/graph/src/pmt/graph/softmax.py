@@ -11,11 +11,16 @@ Backward (s = softmax(x), g = upstream gradient, sums over the softmax axis):
     log_softmax:  dL/dx = g - s * sum(g)
 
 Composing them from exp/sum/div would store three intermediates and lose precision for large
-logits; fused they keep only the output.
+logits; fused they keep only the output.  The forward formulas are the numpy helpers of
+`pmt.core.numerics`, shared with pmt.mlp and the CRF.
+
+A slice whose entries are all -inf (every class masked) gives softmax zeros and log_softmax
+-inf, never NaN, and a zero gradient.
 """
 from __future__ import annotations
 
 import numpy as np
+from pmt.core import numerics
 
 from .tensor import Tensor
 
@@ -36,8 +41,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
         array([0.25, 0.25, 0.25, 0.25])
     """
     _check_axis(x, axis, "softmax")
-    e = np.exp(x.data - x.data.max(axis=axis, keepdims=True))
-    s = e / e.sum(axis=axis, keepdims=True)
+    s = numerics.softmax(x.data, axis)
 
     def backward(g):
         return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
@@ -52,8 +56,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
         array([[0.5, 0.5]])
     """
     _check_axis(x, axis, "log_softmax")
-    z = x.data - x.data.max(axis=axis, keepdims=True)
-    out = z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    out = numerics.log_softmax(x.data, axis)
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

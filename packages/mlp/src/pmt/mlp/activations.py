@@ -3,10 +3,15 @@
 Each backward states the vector-Jacobian product it returns.  For element-wise f the
 Jacobian is diagonal, so dL/dx = dL/dy ⊙ f'(x); f' is written in terms of the saved
 output y wherever that is cheaper (tanh, sigmoid, softmax).
+
+The forward formulas that need numerical care (sigmoid, softmax, log-softmax) are the shared
+numpy helpers of `pmt.core.numerics`, re-exported here as `softmax` and `log_softmax`; the
+backward passes are this milestone's own.
 """
 from __future__ import annotations
 
 import numpy as np
+from pmt.core.numerics import log_softmax, sigmoid, softmax
 
 from .layer import Activation
 
@@ -91,8 +96,8 @@ class Tanh(Activation):
 class Sigmoid(Activation):
     """y = 1 / (1 + exp(-x)).  Shape: any -> same.
 
-    Computed as (1 + tanh(x/2)) / 2, an identity that never overflows (exp(-x) would for
-    x < -88 in float32).
+    Computed by `pmt.core.numerics.sigmoid` from e^-|x|, which never overflows (exp(-x) would
+    for x < -88 in float32) and keeps full relative precision in both tails.
     """
 
     def __init__(self, name=None, dtype=np.float32):
@@ -100,30 +105,14 @@ class Sigmoid(Activation):
         self._y = None
 
     def forward(self, x):
-        y = np.tanh(np.multiply(x, 0.5, dtype=np.result_type(x, np.float32)))
-        y += 1
-        y *= 0.5
-        self._y = y
-        return y
+        x = np.asarray(x)
+        self._y = sigmoid(x if x.dtype.kind == "f" else x.astype(np.float32))
+        return self._y
 
     def backward(self, dy):
         """dL/dx = dL/dy ⊙ y (1 - y)."""
         self._need_forward(self._y)
         return dy * (self._y * (1 - self._y))
-
-
-def log_softmax(x, axis=-1):
-    """log softmax(x) = x - max - log Σ exp(x - max): finite for any finite x (even ±1e4)."""
-    z = x - x.max(axis=axis, keepdims=True)
-    z -= np.log(np.exp(z).sum(axis=axis, keepdims=True))
-    return z
-
-
-def softmax(x, axis=-1):
-    """exp(x - max) / Σ exp(x - max); subtracting the max keeps exp from overflowing."""
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    e /= e.sum(axis=axis, keepdims=True)
-    return e
 
 
 class Softmax(Activation):

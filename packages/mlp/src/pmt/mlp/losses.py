@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import log_softmax
+from pmt.core.numerics import log_softmax, sigmoid
 
 INPUTS = ("logits", "log_probs", "probs")
 
@@ -173,8 +173,7 @@ class BinaryCrossEntropy(Loss):
         """dL/dz = (σ(z) - t) / n."""
         self._need_forward(self._cache)
         z, t = self._cache
-        sig = 0.5 * (1 + np.tanh(0.5 * z))                      # σ(z) without overflow
-        return ((sig - t) / z.size).astype(z.dtype, copy=False)
+        return ((sigmoid(z) - t) / z.size).astype(z.dtype, copy=False)
 
 
 class MeanSquaredError(Loss):

@@ -1,29 +1,38 @@
-"""Scaled dot-product attention as a pure-numpy kernel: a forward and its hand-written backward.
+"""Scaled dot-product attention as one fused graph op: the forward and, beside it, its backward.
 
     S = Q K^T / sqrt(d) + M          scores;  M = 0 where allowed, -inf where masked
     P = softmax(S)  (over keys)      attention weights; a masked key gets exactly 0
-    O = (P ⊙ D) V                    D = dropout keep-mask already scaled by 1/(1-p) (or all ones)
+    O = (P * D) V                    D = dropout keep-mask already scaled by 1/(1-p) (or all ones)
 
-Backward, with dO given (P̃ = P ⊙ D):
+Backward, with dO given (P~ = P * D, the weights actually used):
 
-    dV = P̃^T dO
-    dP = (dO V^T) ⊙ D
-    dS = P ⊙ (dP - rowsum(dP ⊙ P))   softmax Jacobian applied row by row
+    dV = P~^T dO
+    dP = (dO V^T) * D
+    dS = P * (dP - rowsum(dP * P))   softmax Jacobian applied row by row
     dQ = dS K / sqrt(d)
     dK = dS^T Q / sqrt(d)
 
-Why a fused kernel rather than a chain of graph ops: composing matmul, scale, mask, softmax,
-dropout and matmul stores five (B, h, Tq, Tk) intermediates and walks the graph five times; the
-fused version keeps only P (and the dropout mask) and computes dS in one expression.  It also
-handles a fully-masked row (every key padding) by returning zeros instead of 0/0 = NaN.
+Why a fused op rather than a chain of graph ops (matmul, scale, masked_fill, softmax, dropout,
+matmul): the chain stores five (B, h, Tq, Tk) intermediates and walks the graph five times; the
+fused op keeps only P (and the dropout mask) and computes dS in one expression.  The test suite
+checks it against exactly that chain of pmt.graph ops.
 
-All leading axes are batch axes: Q is (..., Tq, d), K and V are (..., Tk, d) and (..., Tk, dv);
-the usual layout is (batch, heads, seq, d_head), so numpy's stacked matmul runs one BLAS gemm per
-(batch, head) pair.
+Conventions, on purpose:
+- A query row whose every key is masked has no distribution to attend with: its weights are
+  all 0 and its output is 0 (its max is taken as 0 and its normaliser as 1), with zero
+  gradients, never NaN.  (PyTorch's scaled_dot_product_attention returns NaN there.)
+- All leading axes are batch axes and broadcast: q (..., Tq, d) against k (..., Tk, d) and
+  v (..., Tk, dv).  Each gradient is summed back to its own input's shape, so k and v shared
+  across a batch (batch axis 1) get the sum over that batch.
+
+The usual layout is (batch, heads, seq, d_head): numpy's stacked matmul then runs one BLAS gemm
+per (batch, head) pair.
 """
 from __future__ import annotations
 
 import numpy as np
+from pmt.core.numerics import unbroadcast
+from pmt.graph import Tensor
 
 
 def causal_mask(t_q: int, t_k: int | None = None) -> np.ndarray:
@@ -87,37 +96,40 @@ def _check_mask(mask, s_shape):
     return mask
 
 
-def attention_forward(q, k, v, mask=None, dropout_mask=None):
-    """softmax(Q K^T / sqrt(d) + mask) V, returning the output and what the backward needs.
+def attention_op(q, k, v, parents, grads_to_parents, mask=None, dropout_mask=None):
+    """The kernel: softmax(q k^T / sqrt(d) + mask) v as one graph node over `parents`.
+
+    q, k, v are ndarrays that *view* the parents' data (e.g. the heads of one fused Q|K|V
+    projection); `grads_to_parents(dq, dk, dv)` maps the three gradients back to one gradient
+    per parent.  `scaled_dot_product_attention` (q, k, v are the parents themselves) and
+    `multi_head_attention` (heads are strided views of a projection) are its two callers.
 
     Args:
         q: (..., t_q, d) queries, e.g. (batch, heads, t_q, d_head).
-        k: (..., t_k, d) keys.
-        v: (..., t_k, d_v) values.
+        k: (..., t_k, d) keys.   v: (..., t_k, d_v) values.  Batch axes broadcast.
+        parents: tuple of Tensors whose data q, k, v are read from.
+        grads_to_parents: (dq, dk, dv) -> sequence with one gradient per parent.
         mask: None, or an array broadcastable to (..., t_q, t_k): boolean (True = may attend)
-            or float (added to the scores; use -inf to forbid).  A padding mask is
-            (batch, 1, 1, t_k), a causal mask (t_q, t_k).
-        dropout_mask: None, or (..., t_q, t_k) multiplier for the weights (0 to drop,
-            1/(1-p) to keep), drawn by the caller so that the backward reuses it.
+            or float (added to the scores; -inf forbids).
+        dropout_mask: None, or the (..., t_q, t_k) multiplier of the weights (0 to drop,
+            1/(1-p) to keep; `pmt.graph.dropout_mask`), drawn by the caller.
 
     Returns:
-        out: (..., t_q, d_v) and `cache`, the tuple `attention_backward` needs.
-        `cache[3]` is P, the (..., t_q, t_k) attention weights (before dropout).
-
-    Example:
-        >>> q = k = v = np.ones((2, 4, 5, 8), np.float32)
-        >>> out, cache = attention_forward(q, k, v, mask=causal_mask(5))
-        >>> out.shape
-        (2, 4, 5, 8)
+        (out, weights): out a Tensor (..., t_q, d_v); weights the (..., t_q, t_k) ndarray P
+        (before dropout; all 0 on a fully masked row).
     """
-    q, k, v = np.asarray(q), np.asarray(k), np.asarray(v)
-    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
-        raise ValueError(f"attention: q, k, v must have the same number (>= 2) of axes, got shapes "
+    if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
+        raise ValueError(f"attention: q, k, v need at least 2 axes (..., t, d), got shapes "
                          f"{q.shape}, {k.shape}, {v.shape}")
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"attention: queries have size {q.shape[-1]}, keys {k.shape[-1]}; expected equal")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"attention: {k.shape[-2]} keys but {v.shape[-2]} values; expected equal")
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"attention: batch axes of q {q.shape}, k {k.shape} and v {v.shape} cannot "
+                         f"be broadcast together") from None
     scale = 1.0 / np.sqrt(q.shape[-1])
     s = np.matmul(q, k.swapaxes(-1, -2))                 # (..., Tq, Tk)
     s *= s.dtype.type(scale)
@@ -142,36 +154,51 @@ def attention_forward(q, k, v, mask=None, dropout_mask=None):
         if dropout_mask.shape != p.shape:
             raise ValueError(f"attention: dropout_mask has shape {dropout_mask.shape}, expected the "
                              f"weights' shape {p.shape}")
-        p_used = p * dropout_mask
-    else:
-        p_used = p
-    out = np.matmul(p_used, v)                           # (..., Tq, dv)
-    return out, (q, k, v, p, dropout_mask, scale)
+    out = np.matmul(p if dropout_mask is None else p * dropout_mask, v)   # (..., Tq, dv)
+
+    def backward(d_out):
+        # O = P~ V:  dV = P~^T dO,  dP~ = dO V^T,  and P~ = P * D:  dP = dP~ * D.
+        p_used = p if dropout_mask is None else p * dropout_mask
+        dv = np.matmul(p_used.swapaxes(-1, -2), d_out)   # (..., Tk, dv)
+        dp = np.matmul(d_out, v.swapaxes(-1, -2))        # (..., Tq, Tk)
+        if dropout_mask is not None:
+            dp *= dropout_mask
+        # P = softmax(S):  dS = P * (dP - sum_j dP_j P_j), in place on dp; S = scale Q K^T.
+        dp -= np.einsum("...ij,...ij->...i", dp, p)[..., None]
+        dp *= p
+        dp *= dp.dtype.type(scale)
+        dq = np.matmul(dp, k)                            # (..., Tq, d)
+        dk = np.matmul(dp.swapaxes(-1, -2), q)           # (..., Tk, d)
+        return grads_to_parents(dq, dk, dv)
+
+    return Tensor.from_op(out, parents, backward, "attention"), p
 
 
-def attention_backward(d_out, cache):
-    """Gradients of the attention output with respect to Q, K and V.
-
-    Computes dV = P̃^T dO, dP = (dO V^T) ⊙ D, dS = P ⊙ (dP - rowsum(dP ⊙ P)),
-    dQ = dS K / sqrt(d), dK = dS^T Q / sqrt(d), with P̃ = P ⊙ D the weights actually used.
+def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask=None, dropout_mask=None):
+    """softmax(Q K^T / sqrt(d) + mask) V, one graph node (see the module docstring for the math).
 
     Args:
-        d_out: (..., t_q, d_v) gradient of the loss with respect to the output.
-        cache: what `attention_forward` returned.
+        q: Tensor (..., t_q, d).  k: Tensor (..., t_k, d).  v: Tensor (..., t_k, d_v).
+            Leading (batch) axes broadcast; each gradient is summed back to its input's shape.
+        mask: None, or broadcastable to (..., t_q, t_k): boolean (True = may attend) or
+            additive float.  A padding mask is (batch, 1, 1, t_k), a causal mask (t_q, t_k).
+        dropout_mask: None, or the (..., t_q, t_k) multiplier of the weights (0 or 1/(1-p)).
 
     Returns:
-        dq: (..., t_q, d), dk: (..., t_k, d), dv: (..., t_k, d_v).
+        (out, weights): out Tensor (..., t_q, d_v); weights ndarray (..., t_q, t_k), the
+        attention probabilities before dropout (all 0 on a row whose keys are all masked).
+
+    Example:
+        >>> q = k = v = Tensor(np.ones((2, 4, 5, 8), np.float32), requires_grad=True)
+        >>> out, w = scaled_dot_product_attention(q, k, v, mask=causal_mask(5))
+        >>> out.shape, w.shape
+        ((2, 4, 5, 8), (2, 4, 5, 5))
     """
-    q, k, v, p, dmask, scale = cache
-    p_used = p if dmask is None else p * dmask
-    dv = np.matmul(p_used.swapaxes(-1, -2), d_out)       # (..., Tk, dv)
-    dp = np.matmul(d_out, v.swapaxes(-1, -2))            # (..., Tq, Tk)
-    if dmask is not None:
-        dp *= dmask
-    # dS = P ⊙ (dP - Σ_j dP_j P_j), done in place on dp.
-    dp -= np.einsum("...ij,...ij->...i", dp, p)[..., None]
-    dp *= p
-    dp *= dp.dtype.type(scale)
-    dq = np.matmul(dp, k)                                # (..., Tq, d)
-    dk = np.matmul(dp.swapaxes(-1, -2), q)               # (..., Tk, d)
-    return dq, dk, dv
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"scaled_dot_product_attention: {name} must be a Tensor, got {type(t).__name__}")
+
+    def grads_to_parents(dq, dk, dv):
+        return unbroadcast(dq, q.shape), unbroadcast(dk, k.shape), unbroadcast(dv, v.shape)
+
+    return attention_op(q.data, k.data, v.data, (q, k, v), grads_to_parents, mask, dropout_mask)

@@ -40,6 +40,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from pmt.core.numerics import logsumexp
 
 from .conll import split_tag
 
@@ -56,13 +57,6 @@ class CRFLoss(NamedTuple):
     d_transitions: np.ndarray  # (num_tags, num_tags)
     d_start: np.ndarray        # (num_tags,)
     d_end: np.ndarray          # (num_tags,)
-
-
-def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
-    """log(sum(exp(x), axis)) without overflow: subtract the max first."""
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)  # an all -inf slice stays -inf instead of NaN
-    return np.log(np.sum(np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
 
 
 def _check(emissions, mask, transitions, start, end, constraints):
@@ -123,7 +117,7 @@ def crf_forward(emissions, mask, transitions, start):
     alpha[:, 0] = start + emissions[:, 0]
     for t in range(1, S):
         # (B, K, 1) + (K, K): sum over the previous tag i (axis 1)
-        a = _logsumexp(alpha[:, t - 1, :, None] + transitions, axis=1) + emissions[:, t]  # (B, K)
+        a = logsumexp(alpha[:, t - 1, :, None] + transitions, axis=1) + emissions[:, t]  # (B, K)
         alpha[:, t] = np.where(mask[:, t, None], a, alpha[:, t - 1])
     return alpha
 
@@ -143,7 +137,7 @@ def crf_backward(emissions, mask, transitions, end):
     beta[:, -1] = end
     for t in range(S - 2, -1, -1):
         nxt = emissions[:, t + 1] + beta[:, t + 1]                           # (B, K) over j
-        b = _logsumexp(transitions + nxt[:, None, :], axis=2)                # (B, K) over i
+        b = logsumexp(transitions + nxt[:, None, :], axis=2)                # (B, K) over i
         beta[:, t] = np.where(mask[:, t + 1, None], b, beta[:, t + 1])
     return beta
 
@@ -193,7 +187,7 @@ def crf_nll(emissions, tags, mask, transitions, start, end, constraints=None) ->
 
     alpha = crf_forward(emissions, mask, T, start)
     beta = crf_backward(emissions, mask, T, end)
-    log_z = _logsumexp(alpha[:, -1] + end, axis=1)                           # (B,)
+    log_z = logsumexp(alpha[:, -1] + end, axis=1)                           # (B,)
     nll = float(np.mean(log_z - gold))
 
     # gradients: expected minus observed feature counts, divided by the batch size

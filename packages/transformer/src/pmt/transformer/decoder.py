@@ -8,10 +8,10 @@ Post-LN puts each LN after its residual sum instead, as in the 2017 paper.
 """
 from __future__ import annotations
 
-from pmt.graph import Dropout, Module, ModuleList
+from pmt.graph import Dropout, LayerNorm, Module, ModuleList
 
 from .attention import MultiHeadAttention
-from .layers import LayerNorm, PositionwiseFeedForward
+from .layers import PositionwiseFeedForward
 
 
 class TransformerDecoderLayer(Module):

@@ -7,10 +7,10 @@ Post-LN (the 2017 paper):
 """
 from __future__ import annotations
 
-from pmt.graph import Dropout, Module, ModuleList
+from pmt.graph import Dropout, LayerNorm, Module, ModuleList
 
 from .attention import MultiHeadAttention
-from .layers import LayerNorm, PositionwiseFeedForward
+from .layers import PositionwiseFeedForward
 
 
 class TransformerEncoderLayer(Module):

@@ -1,92 +1,40 @@
-"""The small Transformer building blocks: layer norm, position-wise feed-forward, positional encodings.
+"""The Transformer's own small modules: position-wise feed-forward, positional encodings, and the
+Xavier initialisation of its projections.  Layer norm, linear maps, embeddings and dropout are
+`pmt.graph`'s (one home per op); these modules compose them.
 
-    LayerNorm:                 y = γ ⊙ (x - μ)/σ + β           (the fused kernel of `layernorm.py`)
     PositionwiseFeedForward:   FFN(x) = act(x W1 + b1) W2 + b2  applied to every position alike
     SinusoidalPositionalEncoding:  PE[t, 2i] = sin(t / 10000^(2i/d)),  PE[t, 2i+1] = cos(same)
     LearnedPositionalEncoding:     PE = a trained (max_len, d) table
 
-Projections are initialised Xavier-uniform, U(±sqrt(6 / (fan_in + fan_out))), as in the paper's
+Projections are initialised Xavier-uniform, U(+-sqrt(6 / (fan_in + fan_out))), as in the paper's
 reference implementation; biases start at zero.
 """
 from __future__ import annotations
 
 import numpy as np
 from pmt.core.seeding import get_rng
-from pmt.graph import Dropout, Module, Parameter
-from pmt.graph import Linear as GraphLinear
+from pmt.graph import Dropout, Linear, Module, Parameter
 from pmt.graph.tensor import Tensor
-
-from .functional import dense, layer_norm
-
-
-class Linear(GraphLinear):
-    """`pmt.graph.Linear` (y = x W + b, W: (d_in, d_out)) computed by the flattening `dense` op,
-    so that (batch, seq, d) inputs cost one gemm.  Same parameters, names and state_dict.
-
-    Example:
-        >>> Linear(16, 4)(Tensor(np.ones((2, 5, 16)))).shape
-        (2, 5, 4)
-    """
-
-    def forward(self, x):
-        return dense(x, self.weight, self.bias)
-
-
-def xavier_uniform_(weight, fan_in: int, fan_out: int, rng=None):
-    """Fill `weight.data` in place from U(±sqrt(6 / (fan_in + fan_out))).  Returns `weight`."""
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    weight.data[...] = (rng or get_rng()).uniform(-limit, limit, weight.data.shape)
-    return weight
 
 
 def xavier_linear(d_in: int, d_out: int, blocks: int = 1, bias: bool = True) -> Linear:
-    """A `Linear(d_in, d_out)` with Xavier-uniform weights and zero bias.
+    """A `pmt.graph.Linear(d_in, d_out)` with Xavier-uniform weights and zero bias.
 
     `blocks > 1` treats the output as `blocks` side-by-side projections of d_out/blocks units
-    (a fused Q|K|V projection) and uses each block's fan-out, so that the fused layer starts
-    exactly like separate ones would.
-    """
-    lin = Linear(d_in, d_out, bias=bias)
-    xavier_uniform_(lin.weight, d_in, d_out // blocks)
-    if bias:
-        lin.bias.data[...] = 0
-    return lin
-
-
-class LayerNorm(Module):
-    """Layer normalisation over the last axis with a learned gain and bias (one fused graph op).
-
-    Args:
-        d: size of the normalised (last) axis.
-        eps: added to the variance.
-
-    Shape:
-        x: (..., d) -> (..., d)
-
-    Attributes:
-        gamma: (d,) gain, starts at 1.  beta: (d,) bias, starts at 0.
+    (a fused Q|K|V projection) and draws from U(+-sqrt(6 / (d_in + d_out/blocks))), each
+    block's fan-out, so that the fused layer starts exactly like separate ones would.
 
     Example:
-        >>> ln = LayerNorm(16)
-        >>> ln(Tensor(np.random.randn(2, 5, 16))).shape
-        (2, 5, 16)
+        >>> xavier_linear(16, 48, blocks=3).weight.shape
+        (16, 48)
     """
-
-    def __init__(self, d: int, eps: float = 1e-5):
-        super().__init__()
-        if d < 1 or not eps > 0:
-            raise ValueError(f"LayerNorm: need d >= 1 and eps > 0, got d={d}, eps={eps}")
-        self.d, self.eps = d, eps
-        self.gamma = Parameter(np.ones(d), name="gamma")
-        self.beta = Parameter(np.zeros(d), name="beta")
-
-    def forward(self, x):
-        if x.shape[-1] != self.d:
-            raise ValueError(f"LayerNorm({self.d}): input's last axis has size {x.shape[-1]}")
-        return layer_norm(x, self.gamma, self.beta, self.eps)
-
-    def extra_repr(self):
-        return f"{self.d}, eps={self.eps}"
+    if blocks < 1 or d_out % blocks:
+        raise ValueError(f"xavier_linear: d_out={d_out} must split into blocks={blocks} equal parts")
+    lin = Linear(d_in, d_out, bias=bias, init="glorot")        # U(+-sqrt(6 / (d_in + d_out))), bias 0
+    if blocks > 1:
+        limit = np.sqrt(6.0 / (d_in + d_out // blocks))
+        lin.weight.data[...] = get_rng().uniform(-limit, limit, lin.weight.shape)
+    return lin
 
 
 class PositionwiseFeedForward(Module):

@@ -11,95 +11,24 @@ the loss ignores).
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
-from pmt.core.parameter import SparseRows
-from pmt.core.seeding import get_rng
-from pmt.graph import Dropout, Module, Parameter, no_grad
+from pmt.core import numerics
+from pmt.graph import Dropout, Embedding, Module, cross_entropy, no_grad
 from pmt.graph.tensor import Tensor
 
 from .attention_kernel import causal_mask, padding_mask
 from .decoder import TransformerDecoder
 from .encoder import TransformerEncoder
-from .functional import cross_entropy
 from .layers import LearnedPositionalEncoding, SinusoidalPositionalEncoding, xavier_linear
 
 
-def embed(table, ids, scale: float = 1.0):
-    """Row lookup `table[ids] * scale` as one graph op with a *sparse* gradient.
+@dataclass
+class TransformerConfig:
+    """Hyper-parameters of `Transformer` (JSON-able through `to_dict`, saved with checkpoints).
 
-    Args:
-        table: Tensor (V, d).  ids: int ndarray (...) of row indices in [0, V).
-        scale: constant factor (sqrt(d_model) in the Transformer).
-
-    Returns:
-        Tensor (..., d).  Backward: `SparseRows(unique ids, scale · Σ dL/dy over each id's
-        occurrences)`, so an optimizer touches only the looked-up rows of a 30,000-row table.
-    """
-    ids = np.asarray(ids)
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"embed: token ids must be integers, got dtype {ids.dtype}")
-    n = table.shape[0]
-    if ids.size and (ids.min() < 0 or ids.max() >= n):
-        bad = ids[(ids < 0) | (ids >= n)][0]
-        raise ValueError(f"embed: token id {int(bad)} is outside the vocabulary [0, {n})")
-    y = table.data[ids]                                             # (..., d), a fresh copy
-    if scale != 1.0:
-        y *= y.dtype.type(scale)
-    # Sum the rows of repeated ids here, with one sort and a segmented add (np.add.reduceat),
-    # rather than leaving duplicates to a later np.add.at scatter, which is several times slower.
-    flat = ids.reshape(-1)
-    order = np.argsort(flat, kind="stable")
-    sorted_ids = flat[order]
-    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
-
-    def backward(g):
-        if flat.size == 0:
-            return (None,)
-        rows = g.reshape(-1, g.shape[-1])                           # (N, d)
-        summed = np.add.reduceat(rows[order], starts, axis=0)       # (unique ids, d)
-        if scale != 1.0:
-            summed *= summed.dtype.type(scale)
-        return (SparseRows(sorted_ids[starts], summed),)
-
-    return Tensor.from_op(y, (table,), backward, "embed")
-
-
-class TokenEmbedding(Module):
-    """A (vocab, d_model) embedding table looked up with a sparse gradient, times `scale`.
-
-    Args:
-        vocab: number of token ids.  d_model: embedding width.
-        scale: multiply looked-up rows by this (sqrt(d_model) in the Transformer).
-        std: initial values are N(0, std^2) (default d_model^-0.5, so scaled rows have unit RMS).
-
-    Shape:
-        ids: int (batch, seq) -> (batch, seq, d_model)
-
-    Example:
-        >>> emb = TokenEmbedding(100, 16, scale=4.0)
-        >>> emb(np.array([[1, 2, 3]])).shape
-        (1, 3, 16)
-    """
-
-    def __init__(self, vocab: int, d_model: int, scale: float = 1.0, std: float | None = None):
-        super().__init__()
-        if vocab < 1 or d_model < 1:
-            raise ValueError(f"TokenEmbedding: need vocab >= 1 and d_model >= 1, got {vocab}, {d_model}")
-        self.vocab, self.d_model, self.scale = vocab, d_model, float(scale)
-        std = d_model ** -0.5 if std is None else std
-        self.weight = Parameter(get_rng().normal(0.0, std, (vocab, d_model)), name="weight")
-
-    def forward(self, ids):
-        return embed(self.weight, ids, self.scale)
-
-    def extra_repr(self):
-        return f"{self.vocab}, {self.d_model}, scale={self.scale:.4g}"
-
-
-class Transformer(Module):
-    """Encoder-decoder Transformer for sequence-to-sequence tasks.
-
-    Args:
+    Attributes:
         src_vocab, tgt_vocab: vocabulary sizes (ids 0..V-1).
         d_model, n_heads, d_ff: widths (512, 8, 2048 in the paper's base model).
         n_encoder_layers, n_decoder_layers: stack depths (6 and 6 in the paper).
@@ -111,45 +40,79 @@ class Transformer(Module):
         norm_first: pre-LN (default) or post-LN blocks.
         positional: "sinusoidal" (the paper) or "learned".
         activation: "relu" or "gelu".
+    """
+
+    src_vocab: int
+    tgt_vocab: int
+    d_model: int = 512
+    n_heads: int = 8
+    d_ff: int = 2048
+    n_encoder_layers: int = 6
+    n_decoder_layers: int = 6
+    dropout: float = 0.1
+    max_len: int = 512
+    pad_id: int = 0
+    share_embeddings: bool = False
+    tie_output: bool = False
+    norm_first: bool = True
+    positional: str = "sinusoidal"
+    activation: str = "relu"
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class Transformer(Module):
+    """Encoder-decoder Transformer for sequence-to-sequence tasks.
+
+    Args:
+        config: a `TransformerConfig`.  For convenience the config's fields may be given
+            instead, as `Transformer(src_vocab, tgt_vocab, d_model=..., ...)`.
 
     Shape:
         src: int (batch, S); tgt_in: int (batch, T) -> logits (batch, T, tgt_vocab).
 
+    Attributes:
+        config: the `TransformerConfig`.
+        src_embed, tgt_embed: `pmt.graph.Embedding` tables (tgt_embed is None when shared),
+            N(0, 1/d_model), looked up with a sparse gradient and multiplied by sqrt(d_model)
+            (`embed_scale`), so the scaled rows have unit RMS like the positional encodings.
+
     Example:
-        >>> model = Transformer(20, 20, d_model=32, n_heads=4, d_ff=64, n_encoder_layers=1,
-        ...                     n_decoder_layers=1, max_len=16)
+        >>> model = Transformer(TransformerConfig(20, 20, d_model=32, n_heads=4, d_ff=64, n_encoder_layers=1,
+        ...                                       n_decoder_layers=1, max_len=16))
         >>> model(np.array([[3, 4, 5]]), np.array([[1, 5]])).shape
         (1, 2, 20)
     """
 
-    def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 512, n_heads: int = 8,
-                 d_ff: int = 2048, n_encoder_layers: int = 6, n_decoder_layers: int = 6,
-                 dropout: float = 0.1, max_len: int = 512, pad_id: int = 0,
-                 share_embeddings: bool = False, tie_output: bool = False, norm_first: bool = True,
-                 positional: str = "sinusoidal", activation: str = "relu"):
+    def __init__(self, config: TransformerConfig | int | None = None, tgt_vocab: int | None = None, **kwargs):
         super().__init__()
-        if share_embeddings and src_vocab != tgt_vocab:
+        if isinstance(config, TransformerConfig):
+            if tgt_vocab is not None or kwargs:
+                raise TypeError("Transformer: give either a TransformerConfig or its fields, not both")
+        else:                                   # the fields: Transformer(src_vocab, tgt_vocab, d_model=...)
+            fields = dict(kwargs, **{k: v for k, v in (("src_vocab", config), ("tgt_vocab", tgt_vocab))
+                                     if v is not None})
+            config = TransformerConfig(**fields)
+        c = self.config = config
+        if c.share_embeddings and c.src_vocab != c.tgt_vocab:
             raise ValueError(f"Transformer: share_embeddings needs src_vocab == tgt_vocab, got "
-                             f"{src_vocab} and {tgt_vocab}")
-        if positional not in ("sinusoidal", "learned"):
-            raise ValueError(f"Transformer: positional must be 'sinusoidal' or 'learned', got {positional!r}")
-        self.config = dict(src_vocab=src_vocab, tgt_vocab=tgt_vocab, d_model=d_model, n_heads=n_heads,
-                           d_ff=d_ff, n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers,
-                           dropout=dropout, max_len=max_len, pad_id=pad_id,
-                           share_embeddings=share_embeddings, tie_output=tie_output,
-                           norm_first=norm_first, positional=positional, activation=activation)
-        self.pad_id, self.tie_output, self.share_embeddings = pad_id, tie_output, share_embeddings
-        scale = float(np.sqrt(d_model))
-        self.src_embed = TokenEmbedding(src_vocab, d_model, scale)
-        self.tgt_embed = None if share_embeddings else TokenEmbedding(tgt_vocab, d_model, scale)
-        Pos = SinusoidalPositionalEncoding if positional == "sinusoidal" else LearnedPositionalEncoding
-        self.src_pos, self.tgt_pos = Pos(d_model, max_len), Pos(d_model, max_len)
-        self.src_drop, self.tgt_drop = Dropout(dropout), Dropout(dropout)
-        self.encoder = TransformerEncoder(n_encoder_layers, d_model, n_heads, d_ff, dropout, activation,
-                                          norm_first)
-        self.decoder = TransformerDecoder(n_decoder_layers, d_model, n_heads, d_ff, dropout, activation,
-                                          norm_first)
-        self.out_proj = None if tie_output else xavier_linear(d_model, tgt_vocab)
+                             f"{c.src_vocab} and {c.tgt_vocab}")
+        if c.positional not in ("sinusoidal", "learned"):
+            raise ValueError(f"Transformer: positional must be 'sinusoidal' or 'learned', got {c.positional!r}")
+        self.pad_id, self.tie_output, self.share_embeddings = c.pad_id, c.tie_output, c.share_embeddings
+        self.embed_scale = float(np.sqrt(c.d_model))
+        std = c.d_model ** -0.5
+        self.src_embed = Embedding(c.src_vocab, c.d_model, std=std)
+        self.tgt_embed = None if c.share_embeddings else Embedding(c.tgt_vocab, c.d_model, std=std)
+        Pos = SinusoidalPositionalEncoding if c.positional == "sinusoidal" else LearnedPositionalEncoding
+        self.src_pos, self.tgt_pos = Pos(c.d_model, c.max_len), Pos(c.d_model, c.max_len)
+        self.src_drop, self.tgt_drop = Dropout(c.dropout), Dropout(c.dropout)
+        self.encoder = TransformerEncoder(c.n_encoder_layers, c.d_model, c.n_heads, c.d_ff, c.dropout,
+                                          c.activation, c.norm_first)
+        self.decoder = TransformerDecoder(c.n_decoder_layers, c.d_model, c.n_heads, c.d_ff, c.dropout,
+                                          c.activation, c.norm_first)
+        self.out_proj = None if c.tie_output else xavier_linear(c.d_model, c.tgt_vocab)
 
     # ------------------------------------------------------------------ the three passes
     def _target_table(self):
@@ -166,13 +129,13 @@ class Transformer(Module):
         """src: int (batch, S) -> (memory Tensor (batch, S, d_model), source mask (batch, 1, 1, S))."""
         src = self._check_ids(src, "src")
         mask = padding_mask(src, self.pad_id)
-        x = self.src_drop(self.src_pos(self.src_embed(src)))
+        x = self.src_drop(self.src_pos(self.src_embed(src) * self.embed_scale))        # (B, S, d)
         return self.encoder(x, mask=mask), mask
 
     def decode(self, tgt_in, memory, src_mask):
         """tgt_in: int (batch, T), memory (batch, S, d) -> logits Tensor (batch, T, tgt_vocab)."""
         tgt_in = self._check_ids(tgt_in, "tgt_in")
-        y = self.tgt_drop(self.tgt_pos(self._target_table()(tgt_in)))
+        y = self.tgt_drop(self.tgt_pos(self._target_table()(tgt_in) * self.embed_scale))  # (B, T, d)
         h = self.decoder(y, memory, self_mask=causal_mask(tgt_in.shape[1]), memory_mask=src_mask)
         if self.out_proj is None:
             return h @ self._target_table().weight.T                  # (B, T, V)
@@ -208,9 +171,7 @@ class Transformer(Module):
     # ------------------------------------------------------------------ decoding
     def _step_logprobs(self, prefix, memory, src_mask):
         """log p(next token | prefix): (N, V) float, from a full decoder pass over the prefix."""
-        logits = self.decode(prefix, memory, src_mask).data[:, -1]    # (N, V)
-        z = logits - logits.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return numerics.log_softmax(self.decode(prefix, memory, src_mask).data[:, -1], axis=1)   # (N, V)
 
     def greedy_decode(self, src, bos_id: int, eos_id: int, max_len: int | None = None) -> np.ndarray:
         """Decode by taking the most likely token at each step.
@@ -313,7 +274,7 @@ class Transformer(Module):
         return seqs[np.arange(b), best, 1:]
 
     def _max_steps(self, src, max_len):
-        cap = self.config["max_len"] - 1
+        cap = self.config.max_len - 1
         steps = src.shape[1] + 10 if max_len is None else int(max_len)
         if steps < 1:
             raise ValueError(f"decode: max_len must be >= 1, got {max_len}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from pmt.core import Parameter, SparseRows, get_rng
+from pmt.core.numerics import unbroadcast
 from pmt.mlp.layer import Layer, ShapeError
 
 
@@ -202,12 +203,4 @@ class AxisDot(Layer):
         self._need_forward(self._cache)
         a, b = self._cache
         ds = np.asarray(ds)[..., None]
-        return _unbroadcast(ds * b, a.shape), _unbroadcast(ds * a, b.shape)
-
-
-def _unbroadcast(g, shape):
-    """Sum g down to `shape` (the reverse of broadcasting)."""
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    axes = tuple(i for i, (gs, s) in enumerate(zip(g.shape, shape)) if s == 1 and gs != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
+        return unbroadcast(ds * b, a.shape), unbroadcast(ds * a, b.shape)

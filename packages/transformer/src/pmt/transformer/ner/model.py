@@ -17,15 +17,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Dropout, Module, Parameter, Tensor, concatenate, no_grad
+from pmt.graph import Dropout, Embedding, Module, Parameter, Tensor, concatenate, cross_entropy, no_grad
 from pmt.graph import max as tmax
 
 from ..attention_kernel import padding_mask
 from ..crf import allowed_transitions, crf_nll, viterbi_decode
 from ..encoder import TransformerEncoder
-from ..functional import cross_entropy
 from ..layers import SinusoidalPositionalEncoding, xavier_linear
-from ..model import TokenEmbedding
 
 
 @dataclass
@@ -79,7 +77,7 @@ class CharCNN(Module):
     def __init__(self, n_chars, dim=30, filters=64, window=3):
         super().__init__()
         self.window = window
-        self.emb = TokenEmbedding(n_chars, dim, std=0.1)
+        self.emb = Embedding(n_chars, dim, std=0.1)
         self.conv = xavier_linear(window * dim, filters)
 
     def forward(self, chars):
@@ -116,8 +114,8 @@ class NERTagger(Module):
         super().__init__()
         c = self.config = config
         K = len(c.tags)
-        self.word_emb = TokenEmbedding(c.n_words, c.word_dim, std=0.1)
-        self.case_emb = TokenEmbedding(8, c.case_dim, std=0.1)
+        self.word_emb = Embedding(c.n_words, c.word_dim, std=0.1)
+        self.case_emb = Embedding(8, c.case_dim, std=0.1)
         self.chars = CharCNN(c.n_chars, c.char_dim, c.char_filters, c.char_window)
         self.proj = xavier_linear(c.word_dim + c.case_dim + c.char_filters, c.d_model)
         self.pos = SinusoidalPositionalEncoding(c.d_model, max_len=512)
@@ -148,6 +146,15 @@ class NERTagger(Module):
             return crf_loss(emissions, np.where(mask, tags, 0), mask, self.transitions, self.start,
                             self.end, self.constraints)
         return cross_entropy(emissions, tags, ignore_index=-100)
+
+    def loss_weight(self, batch) -> int:
+        """Terms `loss` averages over: sentences (CRF, a per-sentence mean) or real tokens (softmax).
+
+        The Trainer weights each rank's share by it under MPI (pmt.core.distributed), so the
+        token mean over a batch split across ranks is the token mean of the whole batch.
+        """
+        tags = np.asarray(batch[-1])
+        return len(tags) if self.config.crf else int((tags != -100).sum())
 
     def decode(self, emissions: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Best tag ids (B, T), -100 on padding: Viterbi with a CRF, else per-token argmax."""

@@ -1,24 +1,30 @@
 """Batches of masked segments for the Trainer: a seeded walk through the windows, masks drawn anew.
 
 Training is measured in steps, the Trainer in epochs, so one Trainer "epoch" here is a *round* of
-`steps` batches; after every round the Trainer evaluates, writes last.npz and the history.  Which
-windows a round uses depends only on the round number: batch k of the run (k counted from 0 over
-all rounds) takes positions k·B .. k·B + B - 1 of an endless sequence of passes over the windows,
-pass n shuffled by `default_rng((seed, n))`.  Split points and masks come from pmt.core's shared
-generator, whose state the checkpoint keeps.  So a run resumed from last.npz draws exactly the
-batches the uninterrupted run would have drawn, without saving any position of its own.
+`steps` batches; after every round the Trainer evaluates and writes last.npz and the history.
+Batch k of the run (k counted from 0 over all rounds) is a pure function of (seed, k):
+
+    windows   positions k·B .. k·B + B - 1 of an endless sequence of passes over the windows,
+              pass n in the order of `default_rng((seed, n)).permutation`
+    splits, masks   drawn from `default_rng((seed, MASK_STREAM, k))`
+
+so masks are new every time a window comes back (dynamic masking), nothing depends on what ran
+before, a resumed run (even from the middle of a round: `skip`) draws exactly the batches of the
+run that never stopped, and under MPI every rank builds the same global batch.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from pmt.core.data import batches
-from pmt.core.seeding import get_rng
 
 from .masking import mask_tokens
 from .packing import pack_windows, split_points, window_starts
 
 __all__ = ["PretrainBatches", "heldout_batches"]
+
+MASK_STREAM = 0x4D41534B            # "MASK": keeps the per-batch streams apart from the pass orders
+HELDOUT_STREAM = 0x4D4C4D           # the held-out slice's one fixed masking
 
 
 class PretrainBatches:
@@ -27,10 +33,11 @@ class PretrainBatches:
     Args:
         tokens: (T,) token ids (a memory map is fine).  line_offsets: (L+1,) line starts, then T.
         seq_len: segment length.  batch_size: segments per batch.  steps: batches per round.
-        vocab_size: for random replacements.  seed: shuffles pass n with default_rng((seed, n)).
+        vocab_size: for random replacements.  seed: the run's seed (orders and masks, see above).
         mask_prob: BERT's p (0.15).
 
-    The Trainer calls `set_epoch(r)` (r from 1) before iterating round r.
+    The Trainer calls `set_epoch(r)` (r from 1) before iterating round r, and `skip(j)` to start
+    a resumed round at its batch j.
 
     Example:
         >>> data = PretrainBatches(tokens, lines, 128, 32, steps=500, vocab_size=16000)
@@ -47,11 +54,15 @@ class PretrainBatches:
             raise ValueError(f"PretrainBatches: {len(tokens)} tokens hold no window of {seq_len - 3} tokens")
         self.seq_len, self.batch_size, self.steps = seq_len, batch_size, steps
         self.vocab_size, self.seed, self.mask_prob = vocab_size, seed, mask_prob
-        self.round = 1
+        self.round, self._skip = 1, 0
         self._perms: dict[int, np.ndarray] = {}
 
     def set_epoch(self, epoch: int):
         self.round = int(epoch)
+
+    def skip(self, k: int):
+        """The next iteration starts at batch k of the round (for a resume from mid-round)."""
+        self._skip = int(k)
 
     def __len__(self):
         return self.steps
@@ -74,8 +85,9 @@ class PretrainBatches:
             order[here] = self._permutation(int(p))[i[here]]
         return self.starts[order]
 
-    def batch(self, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Batch k of the run (from 0): its windows split and masked with draws from `rng`."""
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batch k of the run (from 0): (inputs, segments, labels), each (batch_size, seq_len)."""
+        rng = np.random.default_rng((self.seed, MASK_STREAM, k))
         starts = self._windows(k * self.batch_size)
         a_len = split_points(starts, self.line_offsets, self.seq_len, rng.random(len(starts)))
         ids, segments = pack_windows(self.tokens, starts, a_len, self.seq_len)
@@ -84,9 +96,9 @@ class PretrainBatches:
 
     def __iter__(self):
         first = (self.round - 1) * self.steps
-        rng = get_rng()
-        for k in range(first, first + self.steps):
-            yield self.batch(k, rng)
+        start, self._skip = first + self._skip, 0
+        for k in range(start, first + self.steps):
+            yield self.batch(k)
 
     def __repr__(self):
         return (f"PretrainBatches({len(self.starts):,} windows, seq_len={self.seq_len}, "
@@ -103,7 +115,7 @@ def heldout_batches(tokens, line_offsets, seq_len: int, batch_size: int, vocab_s
     Returns:
         a `pmt.core.batches` of (inputs, segments, labels), in order, no shuffling.
     """
-    rng = np.random.default_rng((seed, 0x4D4C4D))                     # independent of training draws
+    rng = np.random.default_rng((seed, HELDOUT_STREAM))               # independent of training draws
     starts = window_starts(len(tokens), seq_len)
     if max_segments is not None and len(starts) > max_segments:
         starts = starts[np.sort(rng.choice(len(starts), max_segments, replace=False))]

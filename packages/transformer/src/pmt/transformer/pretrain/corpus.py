@@ -12,8 +12,10 @@ The last `heldout_fraction` (1 %) of each source's lines is held out: for gutenb
 of the last books, text the model never trains on, where masked-token accuracy is measured.  The
 tokenizer is trained on the training lines only.
 
-On disk (`<run>/corpus/`), written once and memory-mapped by training:
+On disk (a corpus folder, `pmt-pretrain prepare --corpus DIR`), written once, shared by every run
+that pretrains on it, memory-mapped by training:
 
+    vocab.txt                            the tokenizer (each run copies it into its own folder)
     train.npy, heldout.npy               uint16 (or int32 past 65,536 tokens) ids, back to back
     train_lines.npy, heldout_lines.npy   int64 offset of each line's first token, then the total
     corpus.json                          sources, line and token counts, seconds taken
@@ -28,7 +30,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
+from pmt.core.files import atomic_open, atomic_write
 from tqdm.auto import tqdm
 
 from ..tokenizer import Tokenizer
@@ -216,7 +218,7 @@ class Corpus:
         missing = [f for f in CORPUS_FILES if not (folder / f).is_file()]
         if missing:
             raise FileNotFoundError(f"{folder} is not a complete corpus folder: missing {', '.join(missing)} "
-                                    f"(build it with `pmt-pretrain prepare`)")
+                                    f"(build it with `pmt-pretrain prepare --corpus {folder}`)")
         info = json.loads((folder / "corpus.json").read_text())
         arrays = {f[:-4]: np.load(folder / f, mmap_mode="r" if f in ("train.npy", "heldout.npy") else None)
                   for f in CORPUS_FILES[:4]}
@@ -235,8 +237,8 @@ def build_corpus(tok: Tokenizer, sources: list[TextSource], folder, heldout_frac
     Args:
         tok: the tokenizer (its vocabulary must fit the id dtype: uint16 up to 65,536 tokens).
         sources: `TextSource`s, concatenated in this order.
-        folder: output folder (created); files are written under temporary names and renamed,
-            corpus.json last, so an interrupted build is never mistaken for a complete one.
+        folder: output folder (created); every file is written atomically, corpus.json last,
+            so an interrupted build is never mistaken for a complete one.
         heldout_fraction: share of each source's last lines held out, in (0, 1).
         progress: show a tqdm bar per source.
 
@@ -270,13 +272,10 @@ def build_corpus(tok: Tokenizer, sources: list[TextSource], folder, heldout_frac
         _save_npy(folder / f"{part}_lines.npy", offsets)
         info[f"{part}_tokens"] = int(offsets[-1])
     info["seconds"] = round(time.perf_counter() - t0, 1)
-    tmp = folder / "corpus.json.tmp"
-    tmp.write_text(json.dumps(info, indent=1))
-    os.replace(tmp, folder / "corpus.json")
+    atomic_write(folder / "corpus.json", json.dumps(info, indent=1))
     return Corpus.load(folder)
 
 
 def _save_npy(path: Path, array: np.ndarray):
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic_open(path) as f:
+        np.save(f, array)

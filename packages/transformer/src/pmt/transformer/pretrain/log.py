@@ -9,11 +9,12 @@ resumed sessions.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
+from pmt.core.files import atomic_write
 
 from .transfer import ENCODER_FILE, export_encoder
 
@@ -47,18 +48,19 @@ class RoundLog:
         log: a callable for one line per round (default print).
     """
 
+    main_only = True            # under MPI only rank 0 writes the files (every rank has the same model)
+
     def __init__(self, out, steps_per_round: int, tokens_per_step: int, log=print):
         self.out = Path(out)
         self.steps_per_round, self.tokens_per_step, self.log = steps_per_round, tokens_per_step, log
 
     def on_epoch_end(self, trainer, epoch, logs):
         rows = metrics_rows(trainer.history, self.steps_per_round, self.tokens_per_step)
-        tmp = self.out / (METRICS_FILE + ".tmp")
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=_COLUMNS)
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, self.out / METRICS_FILE)
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write(self.out / METRICS_FILE, text.getvalue())
         last = rows[-1]
         export_encoder(trainer.model, self.out / ENCODER_FILE, step=trainer.step, round=epoch,
                        val_mlm_acc=float(last["val_mlm_acc"]), val_ppl=float(last["val_ppl"]),

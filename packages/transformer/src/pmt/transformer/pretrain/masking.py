@@ -15,7 +15,7 @@ must describe its own token in context.
 One uniform number u per position decides everything: chosen iff u < p, and, given that, u/p is
 again uniform on [0, 1), so u < 0.8 p -> [MASK], 0.8 p <= u < 0.9 p -> kept, u >= 0.9 p -> random.
 Masks are drawn anew every time a segment is used ("dynamic masking", RoBERTa), from the
-generator passed in (pmt.core's shared one in training, so a resumed run draws the same masks).
+generator passed in (in training, one seeded by the batch's index: see `batches.py`).
 """
 from __future__ import annotations
 

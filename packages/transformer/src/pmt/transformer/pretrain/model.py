@@ -23,12 +23,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import GELU, LayerNorm, Linear, Module, Parameter, Tensor, no_grad
+from pmt.graph import GELU, Embedding, LayerNorm, Linear, Module, Parameter, Tensor, no_grad
 
 from ..attention_kernel import padding_mask
 from ..encoder import TransformerEncoder
 from ..layers import LearnedPositionalEncoding
-from ..model import TokenEmbedding
 from .masking import NOT_MASKED
 
 __all__ = ["MaskedLMConfig", "MaskedLM", "MLMHead", "tied_logits", "masked_accuracy", "masked_perplexity"]
@@ -139,8 +138,8 @@ class MaskedLM(Module):
     def __init__(self, config: MaskedLMConfig):
         super().__init__()
         self.config = c = config
-        self.tok_emb = TokenEmbedding(c.vocab_size, c.d_model)
-        self.seg_emb = TokenEmbedding(2, c.d_model)
+        self.tok_emb = Embedding(c.vocab_size, c.d_model, std=c.d_model ** -0.5)
+        self.seg_emb = Embedding(2, c.d_model, std=c.d_model ** -0.5)
         self.pos = LearnedPositionalEncoding(c.d_model, c.max_len)
         self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
         self.mlm_head = MLMHead(c.d_model, c.vocab_size)
@@ -190,6 +189,10 @@ class MaskedLM(Module):
                           np.bincount(row, weights=logits.data.argmax(axis=1) == targets, minlength=b),
                           np.bincount(row, weights=per_token.data, minlength=b)], axis=1)   # (B, 3)
         return value, stats
+
+    def loss_weight(self, batch) -> float:
+        """The number of masked tokens: what the loss is a mean over (weights ranks' shares under MPI)."""
+        return float(np.count_nonzero(batch[2] != NOT_MASKED))
 
     def train_step(self, batch, loss):
         """Forward on the masked batch, mean cross-entropy over masked tokens, backward."""

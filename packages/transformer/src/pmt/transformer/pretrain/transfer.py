@@ -38,7 +38,7 @@ def _weights_file(source) -> Path:
         path = path / ENCODER_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{source}: no pretrained weights ({ENCODER_FILE}); pretrain with "
-                                f"`pmt-pretrain train --out RUN`, or give the .npz file itself")
+                                f"`pmt-pretrain train --run-dir RUN`, or give the .npz file itself")
     return path
 
 

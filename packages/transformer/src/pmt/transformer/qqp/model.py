@@ -15,12 +15,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Module, Tensor, log_softmax, no_grad, sum as tsum
+from pmt.graph import Embedding, Module, Tensor, log_softmax, no_grad, sum as tsum
 
 from ..attention_kernel import padding_mask
 from ..encoder import TransformerEncoder
 from ..layers import LearnedPositionalEncoding, xavier_linear
-from ..model import TokenEmbedding
 
 
 @dataclass
@@ -65,8 +64,8 @@ class PairClassifier(Module):
             raise ValueError(f"PairClassifier: pooling must be 'cls' or 'mean', got {config.pooling!r}")
         self.config = config
         c = config
-        self.tok_emb = TokenEmbedding(c.vocab_size, c.d_model)
-        self.seg_emb = TokenEmbedding(2, c.d_model)
+        self.tok_emb = Embedding(c.vocab_size, c.d_model, std=c.d_model ** -0.5)
+        self.seg_emb = Embedding(2, c.d_model, std=c.d_model ** -0.5)
         self.pos = LearnedPositionalEncoding(c.d_model, c.max_len)
         self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
         self.head = xavier_linear(c.d_model, c.num_classes)

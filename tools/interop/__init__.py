@@ -1,0 +1,1 @@
+"""Interoperability cross-checks: PMT weights against safetensors, a PyTorch twin and onnxruntime."""
