@@ -14,7 +14,7 @@ DEPS_word2vec    := core mlp word2vec
 DEPS_graph       := core graph
 DEPS_transformer := core graph transformer
 
-.PHONY: help install install-onnx install-mpi demo test-all bench bench-distributed lint clean $(addprefix install-,$(PKGS)) $(addprefix test-,$(PKGS)) $(addprefix bench-,$(PKGS))
+.PHONY: help install install-onnx install-mpi demo test-all bench bench-distributed bench-pretrain lint clean $(addprefix install-,$(PKGS)) $(addprefix test-,$(PKGS)) $(addprefix bench-,$(PKGS))
 
 help:
 	@echo "make demo          train the headline example and say where its plot landed"
@@ -23,7 +23,7 @@ help:
 	@echo "make install-PKG   one milestone and what it needs ($(PKGS))"
 	@echo "make install-onnx  the optional ONNX extra (onnx, onnxruntime): export tests then run instead of skipping"
 	@echo "make test-PKG      one package's tests"
-	@echo "make bench         all benchmarks (slow); bench-PKG for one"
+	@echo "make bench         all benchmarks (slow); bench-PKG for one, bench-pretrain for pretraining"
 	@echo "make install-mpi   mpi4py + MPICH for data-parallel training (mpiexec -n N python -m ...)"
 	@echo "make bench-distributed  steps/s on 1 and 2 ranks, scaling efficiency, allreduce cost"
 
@@ -75,6 +75,10 @@ bench: $(VENV)/.installed
 
 $(addprefix bench-,$(PKGS)): bench-%: $(VENV)/.installed
 	$(PYTHON) -m tools.bench $*
+
+# Benchmarks that are not a package's: pretrain (masked-LM step, tools/bench/bench_pretrain.py).
+bench-pretrain: $(VENV)/.installed
+	$(PYTHON) -m tools.bench pretrain
 
 bench-distributed: install-mpi
 	$(PYTHON) -m tools.bench.bench_distributed

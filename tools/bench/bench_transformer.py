@@ -14,9 +14,6 @@ timing the step's gemms alone with the same shapes.
 """
 from __future__ import annotations
 
-import cProfile
-import io
-import pstats
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +23,7 @@ from pmt.graph import Embedding, Module, cross_entropy
 from pmt.transformer.encoder import TransformerEncoder
 from pmt.transformer.layers import LearnedPositionalEncoding, xavier_linear
 
-from .common import Row, median_time, report, run_reference
+from .common import Row, median_time, profile_text, report, run_reference
 
 HERE = Path(__file__).resolve().parent
 
@@ -102,14 +99,7 @@ def main(argv=None):
     gemm_ms = gemm_only_seconds(cfg["d_model"], cfg["d_ff"], cfg["n_heads"], cfg["n_layers"], cfg["seq"],
                                 cfg["batch"]) * 1e3
     if a.profile:
-        prof = cProfile.Profile()
-        prof.enable()
-        for _ in range(5):
-            step()
-        prof.disable()
-        s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(15)
-        print(s.getvalue())
+        print(profile_text(step))
 
     ref = None
     if not a.no_reference:

@@ -1,8 +1,9 @@
 """Shared benchmark helpers: timing, reference scripts in their own process, one result table.
 
-Every `tools/bench/bench_<pkg>.py` uses these four names, so keep them stable:
+Every `tools/bench/bench_<pkg>.py` uses these names, so keep them stable:
 
     median_time(fn, repeats=3, warmup=1) -> seconds
+    profile_text(fn, calls=5, top=15) -> the top functions of `calls` runs of fn, by own time
     run_reference(script_path, args, python=None, timeout=...) -> dict | None
     Row(metric, value, reference=None, unit='', note='')      # ratio = value / reference
     report(name, rows, json_path=None)                         # table + bench-results/<name>.json
@@ -50,6 +51,22 @@ def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
     times.sort()
     mid = len(times) // 2
     return times[mid] if len(times) % 2 else 0.5 * (times[mid - 1] + times[mid])
+
+
+def profile_text(fn, calls: int = 5, top: int = 15) -> str:
+    """cProfile's table of the `top` functions by own time over `calls` runs of `fn()`, as text."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(calls):
+        fn()
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 def reference_python(python: str | None = None) -> str | None:

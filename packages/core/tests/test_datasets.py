@@ -107,7 +107,8 @@ def closed_port_url():
 # ----------------------------------------------------------------------------- registry
 
 def test_registry_holds_the_mirror_datasets():
-    assert {"mnist", "fashion-mnist", "text8", "gutenberg8", "analogy", "conll2003", "qqp"} <= set(list_datasets())
+    assert {"mnist", "fashion-mnist", "text8", "gutenberg8", "gutenberg-cased", "analogy", "conll2003", "qqp"} <= \
+        set(list_datasets())
     assert get_spec("mnist").file("t10k-labels-idx1-ubyte.gz").size == 4542
 
 
@@ -403,7 +404,7 @@ def test_mirror_fashion_mnist_is_accepted_by_its_decompressed_content():
     np.testing.assert_array_equal(np.bincount(read_idx(paths["t10k-labels-idx1-ubyte.gz"])), [1000] * 10)
 
 
-@pytest.mark.parametrize("name", ["analogy", "conll2003", "gutenberg8", "qqp"])
+@pytest.mark.parametrize("name", ["analogy", "conll2003", "gutenberg8", "gutenberg-cased", "qqp"])
 def test_mirror_text_datasets_match_the_registry(name):
     paths = require_dataset(name)
     assert set(paths) >= {f.filename for f in get_spec(name).files if not f.optional}

@@ -29,7 +29,7 @@ Which hash guards what (none of the upstream sites publishes sha256 for every fi
 - text8: no published sha256 or md5 could be found; a download is checked by size only
   (31,344,016 bytes) and a warning says so.
 - analogy: the mirror's sha256 (gensim's copy of questions-words.txt).
-- gutenberg8, conll2003: local only; the mirror's sha256.  conll2003's eng.testb has no
+- gutenberg8, gutenberg-cased, conll2003: local only; the mirror's sha256.  conll2003's eng.testb has no
   known checksum: it is optional, accepted with a warning.
 - qqp: the mirror's train.tsv (its own split of the Quora release, see the mirror README).
   GLUE's QQP-clean.zip can be downloaded and its members extracted; its checksum is
@@ -545,6 +545,17 @@ register(DatasetSpec(
            RemoteFile("gutenberg8.books.tsv", None,
                       "c502f1ead93192d2a01469f3838a8d9e7c0de983d5ac2d266bb8d328f537a50e", 34_985, optional=True)),
     description="gutenberg8: 10^8 characters of Project Gutenberg books in text8's format (a text8 substitute).",
+    how_to_get="it exists only in the project's data mirror (see the mirror's README.md for the recipe)",
+))
+
+register(DatasetSpec(
+    "gutenberg-cased",
+    files=(RemoteFile("gutenberg-cased.txt.gz", None,
+                      "f58e1e8dd965d091453b14d6ad4b04727c999ec1c0aafe65e67609d302815b23", 38_691_135),
+           RemoteFile("gutenberg-cased.books.tsv", None,
+                      "c502f1ead93192d2a01469f3838a8d9e7c0de983d5ac2d266bb8d328f537a50e", 34_985, optional=True)),
+    description="gutenberg-cased: gutenberg8's 312 books with case and punctuation, one paragraph per line "
+                "(UTF-8, gzip; a blank line between books), for pretraining.",
     how_to_get="it exists only in the project's data mirror (see the mirror's README.md for the recipe)",
 ))
 

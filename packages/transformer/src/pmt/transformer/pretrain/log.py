@@ -1,0 +1,89 @@
+"""What a pretraining run leaves after every round: metrics.csv, encoder.npz and a curve.
+
+`RoundLog` is a Trainer callback.  It rebuilds metrics.csv from the Trainer's history each time,
+so after a resume the file holds exactly one row per finished round (the history is part of the
+checkpoint), never duplicates from a round that was re-run.  Hours are *training* hours, the
+sum of the rounds' training seconds (held-out evaluation excluded), so they add up across
+resumed sessions.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from pmt.core.files import atomic_write
+
+from .transfer import ENCODER_FILE, export_encoder
+
+__all__ = ["RoundLog", "METRICS_FILE", "CURVE_FILE", "metrics_rows", "plot_curve"]
+
+METRICS_FILE = "metrics.csv"
+CURVE_FILE = "mlm_accuracy.png"
+_COLUMNS = ("round", "step", "tokens", "train_hours", "lr", "loss", "mlm_acc",
+            "val_loss", "val_mlm_acc", "val_ppl")
+
+
+def metrics_rows(history: dict, steps_per_round: int, tokens_per_step: int) -> list[dict]:
+    """One dict per finished round: the columns of metrics.csv."""
+    rows, hours = [], 0.0
+    for r in range(len(history.get("loss", []))):
+        hours += history["seconds"][r] / 3600
+        step = (r + 1) * steps_per_round
+        row = {"round": r + 1, "step": step, "tokens": step * tokens_per_step, "train_hours": round(hours, 4)}
+        for k in _COLUMNS[4:]:
+            v = history.get(k, [math.nan] * (r + 1))[r]
+            row[k] = f"{v:.6g}"
+        rows.append(row)
+    return rows
+
+
+class RoundLog:
+    """Trainer callback: after every round, write metrics.csv, encoder.npz and mlm_accuracy.png.
+
+    Args:
+        out: the run folder.  steps_per_round, tokens_per_step: to label rows with step and tokens.
+        log: a callable for one line per round (default print).
+    """
+
+    main_only = True            # under MPI only rank 0 writes the files (every rank has the same model)
+
+    def __init__(self, out, steps_per_round: int, tokens_per_step: int, log=print):
+        self.out = Path(out)
+        self.steps_per_round, self.tokens_per_step, self.log = steps_per_round, tokens_per_step, log
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        rows = metrics_rows(trainer.history, self.steps_per_round, self.tokens_per_step)
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        atomic_write(self.out / METRICS_FILE, text.getvalue())
+        last = rows[-1]
+        export_encoder(trainer.model, self.out / ENCODER_FILE, step=trainer.step, round=epoch,
+                       val_mlm_acc=float(last["val_mlm_acc"]), val_ppl=float(last["val_ppl"]),
+                       train_hours=last["train_hours"])
+        plot_curve(rows, self.out / CURVE_FILE)
+        self.log(f"round {epoch}: step {trainer.step:,}, {last['train_hours']:.2f} h, held-out masked-token "
+                 f"accuracy {float(last['val_mlm_acc']) * 100:.2f}%, perplexity {float(last['val_ppl']):.1f}")
+
+
+def plot_curve(rows: list[dict], path) -> Path:
+    """Held-out masked-token accuracy against training hours (one point per round)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    hours = np.array([r["train_hours"] for r in rows], dtype=float)
+    acc = np.array([r["val_mlm_acc"] for r in rows], dtype=float) * 100
+    fig = Figure(figsize=(6, 4))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(hours, acc, marker="o", markersize=3)
+    ax.set_xlabel("training hours")
+    ax.set_ylabel("held-out masked-token accuracy (%)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)

@@ -1,0 +1,106 @@
+import csv
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from pmt.core.testing import require_dataset
+from pmt.transformer.pretrain import cli
+from pmt.transformer.pretrain.batches import heldout_batches
+from pmt.transformer.pretrain.corpus import Corpus, TextSource, build_corpus
+from pmt.transformer.pretrain.log import RoundLog
+from pmt.transformer.pretrain.masking import NOT_MASKED
+from pmt.transformer.pretrain.transfer import load_masked_lm
+from pmt.transformer.tokenizer import Tokenizer
+
+TINY = ["--d-model", "16", "--heads", "2", "--ff", "32", "--layers", "1", "--seq-len", "16", "--batch-size", "4",
+        "--round-steps", "3", "--lr", "3e-3", "--warmup", "2", "--eval-segments", "8", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def corpus_folder(tmp_path_factory):
+    """A small corpus folder prepared from synthetic text (no dataset needed)."""
+    folder = tmp_path_factory.mktemp("corpus")
+    rng = np.random.default_rng(0)
+    words = ["the", "cat", "sat", "on", "a", "mat", "Paris", "is", "in", "France", "what", "why", "?", "."]
+    lines = [" ".join(rng.choice(words, rng.integers(3, 15))) for _ in range(400)]
+    tok = Tokenizer.train(lines, vocab_size=80, lowercase=False)
+    tok.save(folder / "vocab.txt")
+    build_corpus(tok, [TextSource("toy", lambda: iter(lines), len(lines))], folder, 0.1)
+    return folder
+
+
+def _train(run_dir, corpus, *extra):
+    return cli.run(["train", "--run-dir", str(run_dir), "--corpus", str(corpus), *TINY, *extra])
+
+
+def test_a_run_resumed_after_ctrl_c_mid_round_is_identical_to_one_never_stopped(corpus_folder, tmp_path,
+                                                                                 monkeypatch):
+    straight = _train(tmp_path / "a", corpus_folder, "--steps", "12")
+
+    def ctrl_c_at_step_7(self, trainer, step, logs):
+        if step == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(RoundLog, "on_batch_end", ctrl_c_at_step_7, raising=False)
+    with pytest.raises(KeyboardInterrupt, match="interrupted.npz"):
+        _train(tmp_path / "b", corpus_folder, "--steps", "12")
+    monkeypatch.undo()
+    resumed = cli.run(["train", "--run-dir", str(tmp_path / "b"), "--resume", "--no-progress"])
+    for key in ("loss", "val_loss", "val_mlm_acc", "lr"):
+        assert resumed[key] == straight[key], key
+    a, _ = load_masked_lm(tmp_path / "a")
+    b, _ = load_masked_lm(tmp_path / "b")
+    for k, v in a.state_dict().items():
+        np.testing.assert_array_equal(b.state_dict()[k], v)
+    rows = list(csv.DictReader(open(tmp_path / "b" / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [3, 6, 9, 12]                 # one row per round
+    assert (tmp_path / "b" / "mlm_accuracy.png").stat().st_size > 1000
+
+
+def test_run_folder_contract(corpus_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    _train(out, corpus_folder, "--steps", "3")
+    assert (out / "vocab.txt").read_text() == (corpus_folder / "vocab.txt").read_text()
+    with pytest.raises(FileExistsError, match="--resume"):
+        _train(out, corpus_folder, "--steps", "3")
+    _train(out, corpus_folder, "--steps", "3", "--overwrite")
+    extended = cli.run(["train", "--run-dir", str(out), "--resume", "--steps", "6", "--no-progress"])
+    assert len(extended["loss"]) == 2                                         # --steps may change on resume
+    with pytest.raises(ValueError, match="--lr"):
+        cli.run(["train", "--run-dir", str(out), "--resume", "--lr", "0.1", "--no-progress"])
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        cli.run(["train", "--run-dir", str(tmp_path / "empty"), "--resume"])
+    with pytest.raises(ValueError, match="not --vocab-size 99"):
+        _train(tmp_path / "y", corpus_folder, "--vocab-size", "99")
+    options = cli.run(["fill", "the cat [MASK] on the mat .", "--run-dir", str(out), "--top", "3"])
+    assert len(options) == 1 and len(options[0]) == 3
+    assert capsys.readouterr().out.splitlines()[-1].startswith("[MASK] 1: ")
+
+
+def test_command_line_errors_are_one_line_with_status_2(tmp_path, capsys):
+    assert cli.main(["fill", "no mask here", "--run-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pmt-pretrain: error: ") and len(err.strip().splitlines()) == 1
+    assert cli.main(["train", "--run-dir", str(tmp_path), "--lr", "-1"]) == 2
+
+
+def test_a_tiny_corpus_pretrains_past_the_unigram_baseline(tmp_path):
+    for name in ("gutenberg-cased", "qqp", "conll2003"):
+        require_dataset(name)
+    corpus = tmp_path / "corpus"
+    history = cli.run(["train", "--run-dir", str(tmp_path / "run"), "--corpus", str(corpus), "--vocab-size", "400",
+                       "--max-lines", "1000", "--heldout-fraction", "0.05", "--d-model", "64", "--heads", "2",
+                       "--ff", "128", "--layers", "1", "--seq-len", "24", "--batch-size", "64", "--steps", "600",
+                       "--round-steps", "600", "--lr", "5e-3", "--warmup", "60", "--eval-segments", "400",
+                       "--no-progress"])
+    data = Corpus.load(corpus)
+    counts = np.bincount(np.asarray(data.train), minlength=400)
+    targets = np.concatenate([b[2][b[2] != NOT_MASKED] for b in heldout_batches(
+        data.heldout, data.heldout_lines, 24, 64, 400, 400)])
+    unigram_acc = np.mean(targets == counts.argmax())                    # always guess the commonest token
+    p = (counts + 1) / (counts + 1).sum()
+    unigram_ppl = np.exp(-np.log(p[targets]).mean())
+    assert len(targets) > 1000
+    assert history["val_mlm_acc"][-1] > 1.8 * unigram_acc, (history["val_mlm_acc"], unigram_acc)
+    assert history["val_ppl"][-1] < 0.85 * unigram_ppl, (history["val_ppl"], unigram_ppl)
