@@ -5,8 +5,11 @@ file is renamed over the target (`os.replace` is atomic on POSIX and Windows).  
 crash mid-write leaves the previous file untouched and removes the temporary one.
 
 Example:
-    >>> with atomic_write("runs/x/model.safetensors") as f:
-    ...     f.write(payload)
+    >>> with atomic_write("runs/x/notes.txt") as f:   # creates runs/x/
+    ...     f.write(b"all or nothing")
+    14
+    >>> open("runs/x/notes.txt", "rb").read()
+    b'all or nothing'
 """
 from __future__ import annotations
 
