@@ -36,11 +36,11 @@ $(PYTHON):
 # Static pattern rules (targets: pattern: prereqs): make skips implicit-rule search for
 # .PHONY targets, so a plain `test-%:` rule would never run for `make test-core`.
 $(addprefix install-,$(PKGS)): install-%: $(PYTHON)
-	$(PIP) install -q -e packages/core "pytest>=7"
+	$(PIP) install -q -e packages/core "pytest>=8.1"
 	$(if $(filter-out core,$(DEPS_$*)),$(PIP) install -q --no-deps $(addprefix -e packages/,$(filter-out core,$(DEPS_$*))))
 
 $(VENV)/.installed: $(PYTHON) $(wildcard packages/*/pyproject.toml packages/*/setup.py)
-	$(PIP) install -q -e packages/core "pytest>=7"
+	$(PIP) install -q -e packages/core "pytest>=8.1"
 	$(PIP) install -q --no-deps $(addprefix -e packages/,$(filter-out core,$(PKGS)))
 	touch $@
 

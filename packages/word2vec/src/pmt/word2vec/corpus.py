@@ -26,8 +26,8 @@ KNOWN_CORPORA = {"text8": "text8.zip", "gutenberg8": "gutenberg8.zip"}
 def resolve_corpus(source) -> Path:
     """The file behind `source`: an existing path, or a dataset name from `KNOWN_CORPORA`.
 
-    Names go through `pmt.core.datasets.fetch` when that module exists (mirror, cache,
-    download); otherwise `$PMT_DATA_DIR/<name>/<name>.zip` (default `/work/shared/data`).
+    Names go through `pmt.core.datasets.fetch`, like every PMT loader: `$PMT_DATA_DIR/<name>/`,
+    then the cache, then a download where the corpus has a public URL (text8).
 
     Raises:
         FileNotFoundError: naming the path or dataset that could not be found (also when
@@ -40,23 +40,15 @@ def resolve_corpus(source) -> Path:
     if name not in KNOWN_CORPORA:
         raise FileNotFoundError(f"corpus {name!r}: no such file, and not one of the known corpora "
                                 f"{sorted(KNOWN_CORPORA)}")
+    from pmt.core.datasets import DatasetError, fetch
+
     try:
-        from pmt.core.datasets import DatasetError, fetch
-    except ImportError:
-        fetch = None
-    if fetch is not None:
-        try:
-            files = fetch(name)
-        except DatasetError as e:  # missing or corrupt: the same error as a missing path
-            raise FileNotFoundError(str(e)) from e
-        if KNOWN_CORPORA[name] in files:
-            return Path(files[KNOWN_CORPORA[name]])
-        raise FileNotFoundError(f"dataset {name!r} has no file {KNOWN_CORPORA[name]!r} (got {sorted(files)})")
-    root = Path(os.environ.get("PMT_DATA_DIR", "/work/shared/data"))
-    path = root / name / KNOWN_CORPORA[name]
-    if not path.exists():
-        raise FileNotFoundError(f"corpus {name!r}: {path} does not exist (set PMT_DATA_DIR)")
-    return path
+        files = fetch(name)
+    except DatasetError as e:  # missing or corrupt: the same error as a missing path
+        raise FileNotFoundError(str(e)) from e
+    if KNOWN_CORPORA[name] in files:
+        return Path(files[KNOWN_CORPORA[name]])
+    raise FileNotFoundError(f"dataset {name!r} has no file {KNOWN_CORPORA[name]!r} (got {sorted(files)})")
 
 
 def read_text(source, max_chars: int | None = None, lower: bool = True) -> str:
@@ -72,7 +64,9 @@ def read_text(source, max_chars: int | None = None, lower: bool = True) -> str:
         str, the decoded text.
 
     Example:
-        >>> text = read_text("gutenberg8", max_chars=1_000_000)
+        >>> text = read_text("gutenberg8", max_chars=1_000_000)   # the first megabyte
+        >>> text.split()[:6], len(text.split())
+        (['produced', 'by', 'tim', 'lindell', 'barry', 'abrahamsen'], 189873)
     """
     if max_chars is not None and (not isinstance(max_chars, (int, np.integer)) or max_chars <= 0):
         raise ValueError(f"max_chars must be a positive integer or None, got {max_chars!r}")
