@@ -5,6 +5,9 @@ PYTHON   := $(VENV)/bin/python
 PIP      := $(PYTHON) -m pip
 PYTEST   := $(PYTHON) -m pytest -q -rs
 PKGS     := core mlp word2vec graph transformer
+# Where loaders look first for datasets.  The default is this repository's CI data mirror beside
+# the checkout (.ci/run sets the same); a user sets PMT_DATA_DIR to their own folder, or leaves
+# loaders to the cache and downloads (a folder that does not exist is simply skipped).
 export PMT_DATA_DIR ?= $(abspath ../shared/data)
 
 # What each package needs, in install order (core first: it brings numpy, tqdm, matplotlib).

@@ -9,8 +9,7 @@ Every `tools/bench/bench_<pkg>.py` uses these four names, so keep them stable:
 
 References (PyTorch, gensim) run in a *separate* Python process that has those libraries,
 so the numpy side never imports them.  That interpreter is, in order: the `python` argument,
-env `PMT_REF_PYTHON`, `/work/refvenv/bin/python`, `<repo>/.venv-ref/bin/python`
-(`python -m tools.bench setup-ref` creates the last one).
+env `PMT_REF_PYTHON`, `<repo>/.venv-ref/bin/python` (`python -m tools.bench setup-ref` creates it).
 
 Example:
     >>> t = median_time(lambda: sum(range(10**6)))
@@ -54,8 +53,7 @@ def median_time(fn, repeats: int = 3, warmup: int = 1) -> float:
 
 def reference_python(python: str | None = None) -> str | None:
     """The interpreter that has torch/gensim, or None when no reference env is installed."""
-    candidates = [python, os.environ.get("PMT_REF_PYTHON"), "/work/refvenv/bin/python",
-                  str(REF_VENV / "bin" / "python")]
+    candidates = [python, os.environ.get("PMT_REF_PYTHON"), str(REF_VENV / "bin" / "python")]
     for c in candidates:
         if c and Path(c).exists():
             return c
