@@ -46,6 +46,7 @@ def is_wrong():
 @pytest.fixture
 def examples(pytester, monkeypatch, tmp_path):
     monkeypatch.delenv("PMT_DATA_DIR", raising=False)
+    monkeypatch.delenv("PMT_REQUIRE_DATA", raising=False)      # CI sets it; these tests choose
     monkeypatch.setenv("PMT_CACHE", str(tmp_path / "empty-cache"))
     pytester.makepyfile(examples=EXAMPLES)
     return pytester
