@@ -21,7 +21,7 @@ DEPS_transformer := core graph transformer
 
 help:
 	@echo "make demo          train the headline example and say where its plot landed"
-	@echo "make test-all      run every package's tests"
+	@echo "make test-all      run every package's tests, then the bad-input sweep (python -m tools.badinput)"
 	@echo "make install       all packages, editable, plus pytest"
 	@echo "make install-PKG   one milestone and what it needs ($(PKGS))"
 	@echo "make install-onnx  the optional ONNX extra (onnx, onnxruntime): export tests then run instead of skipping"
@@ -65,11 +65,13 @@ TEST_ENV := OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=$${
 $(addprefix test-,$(PKGS)): test-%: $(VENV)/.installed
 	cd packages/$* && $(TEST_ENV) $(CURDIR)/$(PYTEST)
 
+# test-all ends with the bad-input sweep over the five CLIs and the public APIs (tools/badinput).
 test-all: $(VENV)/.installed
-	@fail=0; for p in $(PKGS); do echo "=== pmt.$$p"; (cd packages/$$p && $(TEST_ENV) $(CURDIR)/$(PYTEST)) || fail=1; done; exit $$fail
+	@fail=0; for p in $(PKGS); do echo "=== pmt.$$p"; (cd packages/$$p && $(TEST_ENV) $(CURDIR)/$(PYTEST)) || fail=1; done; \
+	echo "=== bad input"; $(TEST_ENV) $(PYTHON) -m tools.badinput || fail=1; exit $$fail
 
 demo: $(VENV)/.installed
-	$(PYTHON) -m pmt.mlp.examples.mnist --demo
+	$(PYTHON) -m pmt.mlp.examples.mnist --demo --overwrite
 
 bench: $(VENV)/.installed
 	$(PYTHON) -m tools.bench all

@@ -11,12 +11,11 @@ threads as $OMP_NUM_THREADS gives numpy's BLAS (default 2).
 Also: the tape's cost per recorded operation (a 100-op chain of multiplications on 8-element
 arrays, forward + backward, vs the same arithmetic in raw numpy).
 
-usage: python -m tools.bench graph [--batch-sizes 32 128] [--repeats 3] [--dataset fashion-mnist]
+usage: python -m tools.bench graph [--batch-size 32 128] [--repeats 3] [--dataset fashion-mnist]
                                    [--no-reference] [--tape-only]
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -83,12 +82,15 @@ def tape_cost_rows(chain: int = 100, calls: int = 50) -> list:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.bench graph", description=__doc__.split("\n")[0])
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
-    ap.add_argument("--repeats", type=int, default=3)
+    from pmt.core import cli
+    ap = cli.ArgumentParser(prog="python -m tools.bench graph", description=__doc__.split("\n")[0])
+    ap.add_argument("--batch-size", type=cli.positive_int, nargs="+", default=[32, 128], metavar="N",
+                    help="batch sizes to time")
+    ap.add_argument("--repeats", type=cli.positive_int, default=3)
     ap.add_argument("--dataset", default="fashion-mnist", choices=["mnist", "fashion-mnist"])
-    ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch run")
+    cli.add_reference_flag(ap)
     ap.add_argument("--tape-only", action="store_true", help="only the per-operation tape cost")
+    cli.deprecate(ap, "--batch-sizes", "--batch-size")
     args = ap.parse_args(argv)
     if args.tape_only:
         report("graph-tape", tape_cost_rows())
@@ -99,7 +101,7 @@ def main(argv=None):
     from pmt.graph.examples.mnist_mlp import load_split
     x, y = load_split(args.dataset, "train", paths=fetch(args.dataset))
     rows = []
-    for bs in args.batch_sizes:
+    for bs in args.batch_size:
         graph_epoch, mlp_epoch = graph_epoch_fn(x, y, bs), mlp_epoch_fn(x, y, bs)
         graph_epoch(), mlp_epoch()  # warm-up
         t_graph, t_mlp = [], []

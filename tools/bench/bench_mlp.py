@@ -12,12 +12,11 @@ Each number is the median of `--repeats` epochs, the contenders taking turns epo
 floor (target <= 1.2) and ours / PyTorch.  Then the example (`python -m pmt.mlp.examples.mnist`) runs one epoch in a
 subprocess to report its peak resident memory.
 
-usage: python -m tools.bench mlp [--batch-sizes 32 128] [--repeats 3] [--dataset fashion-mnist]
+usage: python -m tools.bench mlp [--batch-size 32 128] [--repeats 3] [--dataset fashion-mnist]
                                  [--no-reference] [--no-example]
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -148,7 +147,7 @@ def example_peak_memory(dataset) -> dict | None:
     """Run one epoch of the example in a subprocess; return its metrics.json (peak RSS etc.)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "pmt.mlp.examples.mnist", "--dataset", dataset, "--epochs", "1",
-               "--out", out, "--no-progress"]
+               "--run-dir", out, "--no-progress"]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=600)
         if proc.returncode != 0:
             print(f"[bench mlp] example failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
@@ -202,27 +201,31 @@ def interleaved(fns: dict, repeats: int) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.bench mlp", description=__doc__.split("\n")[0])
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
-    ap.add_argument("--repeats", type=int, default=3, help="epochs timed per contender (median taken)")
-    ap.add_argument("--examples", type=int, default=60000,
+    from pmt.core import cli
+    ap = cli.ArgumentParser(prog="python -m tools.bench mlp", description=__doc__.split("\n")[0])
+    ap.add_argument("--batch-size", type=cli.positive_int, nargs="+", default=[32, 128], metavar="N",
+                    help="batch sizes to time")
+    ap.add_argument("--repeats", type=cli.positive_int, default=3, help="epochs timed per contender (median taken)")
+    ap.add_argument("--max-train", type=cli.positive_int, default=60000, metavar="N",
                     help="train on the first N images and scale times to a 60,000-image epoch (quick runs)")
     ap.add_argument("--dataset", default="fashion-mnist", choices=["mnist", "fashion-mnist"])
-    ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch run")
+    cli.add_reference_flag(ap)
     ap.add_argument("--no-example", action="store_true", help="skip the example's peak-memory run")
+    cli.deprecate(ap, "--batch-sizes", "--batch-size")
+    cli.deprecate(ap, "--examples", "--max-train")
     args = ap.parse_args(argv)
 
     from pmt.core.datasets import get_data_dir
     from pmt.mlp.mnist import load_mnist
     data = load_mnist(args.dataset)
-    n = min(args.examples, len(data.x_train))
+    n = min(args.max_train, len(data.x_train))
     x, y = data.x_train[:n], data.y_train[:n]
     scale = 60000 / n
     threads = os.environ.get("PMT_BENCH_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS") or "default"
     print(f"[bench mlp] {args.dataset}, {n} images (times scaled to 60,000), {args.repeats} epochs each, "
           f"BLAS threads: {threads}", flush=True)
     rows = []
-    for bs in args.batch_sizes:
+    for bs in args.batch_size:
         floor = MinimalMLP()
         t = interleaved({"floor": lambda: floor.epoch(x, y, bs), "ours": trainer_epoch_fn(x, y, bs),
                          "bare": bare_epoch_fn(x, y, bs)}, args.repeats)

@@ -14,7 +14,6 @@ timing the step's gemms alone with the same shapes.
 """
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import pstats
@@ -76,10 +75,11 @@ def gemm_only_seconds(d, ff, heads, layers, seq, batch, repeats=5):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m tools.bench transformer")
-    ap.add_argument("--steps", type=int, default=15, help="timed steps (median)")
+    from pmt.core import cli
+    ap = cli.ArgumentParser(prog="python -m tools.bench transformer")
+    ap.add_argument("--steps", type=cli.positive_int, default=15, help="timed steps (median)")
     ap.add_argument("--profile", action="store_true", help="print the top functions by own time")
-    ap.add_argument("--no-reference", action="store_true", help="skip the PyTorch reference")
+    cli.add_reference_flag(ap)
     a = ap.parse_args(argv)
     cfg = dict(vocab=30000, d_model=128, n_heads=4, d_ff=512, n_layers=2, seq=64, batch=32)
 
@@ -115,7 +115,7 @@ def main(argv=None):
     if not a.no_reference:
         ref = run_reference(HERE / "ref_torch_transformer.py",
                             ["--d-model", cfg["d_model"], "--heads", cfg["n_heads"], "--ff", cfg["d_ff"],
-                             "--layers", cfg["n_layers"], "--seq", cfg["seq"], "--batch", cfg["batch"],
+                             "--layers", cfg["n_layers"], "--seq", cfg["seq"], "--batch-size", cfg["batch"],
                              "--vocab", cfg["vocab"]])
     ref_ms = ref and ref["ms_per_step"]
     tokens = cfg["batch"] * cfg["seq"]

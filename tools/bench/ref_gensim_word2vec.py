@@ -8,7 +8,7 @@ Text8Corpus does.  Prints one JSON line:
      "seconds", "words_per_s", "words_per_cpu_s", "corpus_words", "vocab"}
 
 Usage:
-    python ref_gensim_word2vec.py --corpus gutenberg8.zip --model skipgram --epochs 1
+    python ref_gensim_word2vec.py --corpus gutenberg8.zip --arch skipgram --epochs 1
 """
 import argparse
 import json
@@ -36,7 +36,7 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--questions", required=True)
     ap.add_argument("--max-chars", type=int, default=None)
-    ap.add_argument("--model", choices=["skipgram", "cbow"], default="skipgram")
+    ap.add_argument("--arch", choices=["skipgram", "cbow"], default="skipgram")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--dim", type=int, default=100)
     ap.add_argument("--window", type=int, default=5)
@@ -53,7 +53,7 @@ def main():
     words = read_words(a.corpus, a.max_chars)
     sentences = [words[i:i + 10000] for i in range(0, len(words), 10000)]
     model = Word2Vec(vector_size=a.dim, window=a.window, negative=a.negative, hs=0, sample=a.sample,
-                     min_count=a.min_count, workers=a.workers, sg=int(a.model == "skipgram"), seed=a.seed)
+                     min_count=a.min_count, workers=a.workers, sg=int(a.arch == "skipgram"), seed=a.seed)
     model.build_vocab(sentences)
     t0, c0 = time.perf_counter(), time.process_time()
     model.train(sentences, total_examples=len(sentences), epochs=a.epochs)
@@ -68,7 +68,7 @@ def main():
         t = sum(per[n][1] for n in ns)
         return c / t if t else float("nan")
 
-    print(json.dumps({"model": a.model, "epochs": a.epochs, "accuracy": score, "semantic": acc(names[:5]),
+    print(json.dumps({"model": a.arch, "epochs": a.epochs, "accuracy": score, "semantic": acc(names[:5]),
                       "syntactic": acc(names[5:]), "attempted": per["Total accuracy"][1],
                       "seconds": dt, "words_per_s": a.epochs * len(words) / dt,
                       "words_per_cpu_s": a.epochs * len(words) / dc, "corpus_words": len(words),

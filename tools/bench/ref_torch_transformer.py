@@ -22,7 +22,7 @@ def main():
     ap.add_argument("--ff", type=int, default=512)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--seq", type=int, default=64)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -45,8 +45,8 @@ def main():
 
     model = Classifier()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    ids = torch.randint(0, a.vocab, (a.batch, a.seq))
-    labels = torch.randint(0, 2, (a.batch,))
+    ids = torch.randint(0, a.vocab, (a.batch_size, a.seq))
+    labels = torch.randint(0, 2, (a.batch_size,))
 
     def step():
         opt.zero_grad()

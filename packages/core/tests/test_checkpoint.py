@@ -173,3 +173,43 @@ def test_object_arrays_are_refused_at_save_time(tmp_path):
 class _ObjModel:
     def state_dict(self):
         return {"W": np.array([1, None], dtype=object)}
+
+
+def test_nonfinite_weights_are_never_saved_and_the_old_file_stays(tmp_path):
+    from pmt.core import DivergenceError
+    model, opt = trained(tmp_path)
+    save_checkpoint(tmp_path / "a.npz", model, opt, epoch=1)
+    model.W.data[0, 0] = np.nan
+    with pytest.raises(DivergenceError, match=r"refusing to save .*a.npz: the model: W holds 1 NaN/inf"):
+        save_checkpoint(tmp_path / "a.npz", model, opt, epoch=2)
+    assert load_checkpoint(tmp_path / "a.npz")["epoch"] == 1
+
+
+def test_nonfinite_weights_are_refused_on_load_unless_asked(tmp_path):
+    model, opt = trained(tmp_path)
+    model.b.data[:] = np.inf
+    path = save_checkpoint(tmp_path / "nan.npz", model, allow_nonfinite=True)
+    fresh = LinearClassifier(3, 2)
+    with pytest.raises(CheckpointError, match=r"nan.npz: b holds 2 NaN/inf values of 2.*allow_nonfinite=True"):
+        load_checkpoint(path, fresh)
+    load_checkpoint(path, fresh, allow_nonfinite=True)
+    assert np.isinf(fresh.b.data).all()
+
+
+def test_checkpoint_gets_the_mode_of_the_other_files(tmp_path):
+    import os
+    import stat
+    from pmt.core.files import file_mode
+    model, _ = trained(tmp_path)
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    assert stat.S_IMODE(os.stat(path).st_mode) == file_mode()
+
+
+def test_checkpoint_meta_reads_only_the_metadata(tmp_path):
+    from pmt.core.checkpoint import checkpoint_meta
+    model, opt = trained(tmp_path)
+    path = save_checkpoint(tmp_path / "a.npz", model, opt, epoch=4)
+    assert checkpoint_meta(path)["epoch"] == 4
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="junk.npz"):
+        checkpoint_meta(tmp_path / "junk.npz")

@@ -210,3 +210,32 @@ def test_pad_sequences_rejects_non_1d_sequences():
         pad_sequences([[1], [[1, 2], [3, 4]]])
     with pytest.raises(ValueError, match="max_len"):
         pad_sequences([[1]], max_len=-1)
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_skip_starts_the_next_iteration_at_batch_k_with_the_same_order(shuffle):
+    from pmt.core import get_rng_state, set_rng_state
+    x = np.arange(23)
+    data = batches(x, batch_size=5, shuffle=shuffle)
+    state = get_rng_state()
+    full = [b[0] for b in data]
+    set_rng_state(state)
+    data.skip(2)
+    rest = [b[0] for b in data]
+    assert len(rest) == 3 and all((a == b).all() for a, b in zip(rest, full[2:]))
+    assert len(list(data)) == 5        # a skip lasts one iteration
+
+
+def test_bucket_batches_skip_matches_the_tail_of_a_full_epoch():
+    lengths = np.random.default_rng(0).integers(1, 30, 100)
+    data = bucket_batches(lengths, batch_size=8, seed=3)
+    data.set_epoch(2)
+    full = list(data)
+    data.set_epoch(2)
+    data.skip(5)
+    assert all((a == b).all() for a, b in zip(list(data), full[5:])) and len(full) == 13
+
+
+def test_skip_rejects_negative_counts():
+    with pytest.raises(ValueError, match="skip"):
+        batches(np.arange(3), batch_size=2).skip(-1)

@@ -407,3 +407,42 @@ def test_mirror_fashion_mnist_is_accepted_by_its_decompressed_content():
 def test_mirror_text_datasets_match_the_registry(name):
     paths = require_dataset(name)
     assert set(paths) >= {f.filename for f in get_spec(name).files if not f.optional}
+
+
+def test_verification_is_remembered_in_the_cache_across_processes(dirs, temp_spec, monkeypatch):
+    data, cache = dirs
+    spec = temp_spec(RemoteFile("data.bin", None, SHA, len(PAYLOAD)))
+    (data / spec.name).mkdir()
+    (data / spec.name / "data.bin").write_bytes(PAYLOAD)
+    fetch(spec.name)
+    assert (cache / datasets.STAMP_FILE).is_file()
+    monkeypatch.setattr(datasets, "_VERIFIED", set())          # a new process: only the stamp file is left
+    monkeypatch.setattr(datasets, "sha256_of", lambda p: pytest.fail("hashed again"))
+    fetch(spec.name)
+
+
+def test_a_read_only_cache_only_costs_a_recheck(dirs, temp_spec, monkeypatch):
+    data, cache = dirs
+    cache.write_text("not a folder")                            # nothing can be written under it
+    spec = temp_spec(RemoteFile("data.bin", None, SHA, len(PAYLOAD)))
+    (data / spec.name).mkdir()
+    (data / spec.name / "data.bin").write_bytes(PAYLOAD)
+    assert fetch(spec.name)["data.bin"].is_file()
+
+
+@pytest.mark.parametrize("real,placed", [("mnist", "fashion-mnist"), ("fashion-mnist", "mnist")])
+def test_one_datasets_files_in_the_others_folder_are_refused_naming_both_checksums(tmp_path, monkeypatch, real, placed):
+    src = require_dataset(real, files=["t10k-labels-idx1-ubyte.gz"])["t10k-labels-idx1-ubyte.gz"]
+    data = tmp_path / "data"
+    monkeypatch.setenv("PMT_DATA_DIR", str(data))
+    monkeypatch.setenv("PMT_CACHE", str(tmp_path / "cache"))
+    (data / placed).mkdir(parents=True)
+    (data / placed / src.name).symlink_to(src)
+    with pytest.raises(DatasetError) as e:
+        fetch(placed, files=[src.name], download=False)
+    msg = str(e.value)
+    expected = get_spec(placed).file(src.name).sha256
+    assert f"is not the expected {placed}/{src.name}" in msg and f"expected {expected}" in msg
+    assert f"sha256 {datasets.sha256_of(src)}" in msg
+    if real == "mnist":     # the official file: recognised by its checksum
+        assert f"(that is the sha256 of mnist/{src.name})" in msg

@@ -82,3 +82,21 @@ def test_real_mnist_test_set_has_published_shapes_and_label_counts():
     y = read_idx(paths["t10k-labels-idx1-ubyte.gz"])
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8 and x.max() == 255
     np.testing.assert_array_equal(np.bincount(y), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("dims", [(2**31, 2**31, 2**10), (60000, 28, 28)])
+def test_a_header_announcing_more_than_the_file_holds_is_refused_before_allocating(tmp_path, compress, dims,
+                                                                                    monkeypatch):
+    path = tmp_path / "huge"
+    raw = struct.pack(">HBB", 0, 0x08, len(dims)) + struct.pack(f">{len(dims)}I", *dims) + b"\0" * 14
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    monkeypatch.setattr(np, "empty", lambda *a, **k: pytest.fail("allocated"))
+    with pytest.raises(IDXError, match=r"huge: truncated IDX data: header says shape"):
+        read_idx(path)
+
+
+def test_a_tiny_gzip_is_a_clear_error(tmp_path):
+    (tmp_path / "t.gz").write_bytes(b"\x1f\x8b\x08")
+    with pytest.raises(IDXError, match="truncated gzip"):
+        read_idx(tmp_path / "t.gz")

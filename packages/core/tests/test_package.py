@@ -15,7 +15,8 @@ seed get_rng get_rng_state set_rng_state Constant StepDecay Exponential Cosine W
 InverseSqrt Schedule Trainer History DivergenceError Callback EarlyStopping ModelCheckpoint
 LRSchedulerCallback PlotHistory accuracy precision recall f1_score confusion_matrix save_checkpoint
 load_checkpoint CheckpointError plot_history batches Rewindable bucket_batches pad_sequences fetch
-register DatasetSpec RemoteFile DatasetError read_idx""".split()
+register DatasetSpec RemoteFile DatasetError read_idx checkpoint_meta check_finite atomic_write read_npz
+GracefulInterrupt Progress RunFolder newest_checkpoint""".split()
 
 
 @pytest.mark.parametrize("name", PUBLIC)
@@ -102,7 +103,7 @@ def test_make_blobs_is_balanced_and_seeded():
 
 # ----------------------------------------------------------------- the demo
 def test_demo_trains_to_high_accuracy_and_writes_plot_and_checkpoints(tmp_path, capsys):
-    result = linear_demo.main(["--epochs", "6", "--out", str(tmp_path), "--seed", "0"])
+    result = linear_demo.main(["--epochs", "6", "--run-dir", str(tmp_path), "--seed", "0"])
     assert result["test_acc"] > 0.9 and result["train_acc"] > 0.9
     assert result["plot"].read_bytes()[:4] == b"\x89PNG"
     assert {"last.npz", "best.npz", "history.png"} <= {p.name for p in tmp_path.iterdir()}
@@ -113,9 +114,9 @@ def test_demo_trains_to_high_accuracy_and_writes_plot_and_checkpoints(tmp_path, 
 def test_demo_help_runs_as_a_module():
     out = subprocess.run([sys.executable, "-m", "pmt.core.examples.linear_demo", "--help"],
                          capture_output=True, text=True, check=True)
-    assert "--epochs" in out.stdout and "--out" in out.stdout
+    assert "--epochs" in out.stdout and "--run-dir" in out.stdout
 
 
 def test_demo_rejects_bad_arguments(tmp_path):
     with pytest.raises(SystemExit):
-        linear_demo.main(["--epochs", "0", "--out", str(tmp_path)])
+        linear_demo.main(["--epochs", "0", "--run-dir", str(tmp_path)])

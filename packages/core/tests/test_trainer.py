@@ -4,8 +4,13 @@ import math
 import numpy as np
 import pytest
 
-from pmt.core import (SGD, Adam, Callback, DivergenceError, History, Trainer, WarmupCosine, accuracy,
-                      batches, f1_score, get_rng, load_checkpoint, save_checkpoint, seed)
+import os
+import signal
+
+from pmt.core import (SGD, Adam, Callback, DivergenceError, History, ModelCheckpoint, Rewindable, Trainer,
+                      WarmupCosine, accuracy, batches, f1_score, get_rng, load_checkpoint, save_checkpoint, seed)
+from pmt.core.checkpoint import checkpoint_meta
+from pmt.core.trainer import newest_checkpoint
 from pmt.core.examples.linear_demo import LinearClassifier, make_blobs, softmax_cross_entropy
 
 QUIET = dict(progress=False, log=lambda s: None)
@@ -217,7 +222,7 @@ def test_nan_or_inf_loss_raises_divergence_error_with_epoch_step_and_advice(bad)
     assert issubclass(DivergenceError, FloatingPointError)
 
 
-def test_ctrl_c_saves_interrupted_checkpoint_and_returns_history(tmp_path):
+def test_a_raised_keyboard_interrupt_saves_the_last_whole_step(tmp_path):
     x, y = blobs(n=4)
     lines = []
     model = FailAt(4, KeyboardInterrupt)
@@ -347,3 +352,179 @@ def test_dropout_model_is_deterministic_in_eval_mode():
     trainer = Trainer(model, Adam(model.parameters()), softmax_cross_entropy, **QUIET)
     a, b = trainer.evaluate(batches(x, y, batch_size=8)), trainer.evaluate(batches(x, y, batch_size=8))
     assert a == b
+
+
+# ----------------------------------------------------------------- Ctrl-C and exact mid-epoch resume
+class CtrlCAt(LinearClassifier):
+    """Sends this process a real SIGINT (one, or two: "pressed twice") during training-step call `at`."""
+
+    def __init__(self, at, presses=1, dropout=0.3):
+        super().__init__(4, 3, dropout=dropout)
+        self.at, self.presses, self.calls = at, presses, 0
+
+    def train_step(self, batch, loss):
+        self.calls += 1
+        if self.calls == self.at:
+            for _ in range(self.presses):
+                os.kill(os.getpid(), signal.SIGINT)
+        return super().train_step(batch, loss)
+
+
+def _exact_run(tmp, epochs, model=None, resume=None, data_seed=None, every=None, callbacks=()):
+    """Shuffled batches and dropout drawing from get_rng(): what exact resume must reproduce."""
+    seed(0)
+    x, y = make_blobs(30, num_classes=3, dim=4, spread=2.0, rng=np.random.default_rng(1))
+    model = (model or (lambda: LinearClassifier(4, 3, dropout=0.3)))()
+    trainer = Trainer(model, Adam(model.parameters(), lr=0.05), softmax_cross_entropy, metrics={"acc": accuracy},
+                      checkpoint_dir=tmp, schedule=WarmupCosine(0.05, warmup=3, total=40), checkpoint_every=every,
+                      callbacks=list(callbacks), **QUIET)
+    trainer.fit(batches(x, y, batch_size=24, shuffle=True, seed=data_seed), epochs=epochs,
+                eval_data=batches(x, y, batch_size=32), resume=resume)
+    return trainer
+
+
+def _assert_same_run(a, b):
+    np.testing.assert_array_equal(a.model.W.data, b.model.W.data)
+    np.testing.assert_array_equal(a.model.b.data, b.model.b.data)
+    for k in ("loss", "acc", "val_loss", "val_acc", "lr"):
+        assert a.history[k] == b.history[k], k
+    assert (a.epoch, a.step, a.optimizer.t) == (b.epoch, b.step, b.optimizer.t)
+    np.testing.assert_array_equal(a.optimizer.state[0]["m"], b.optimizer.state[0]["m"])
+    np.testing.assert_array_equal(get_rng().random(2), np.asarray(b._rng_after))
+
+
+@pytest.mark.parametrize("data_seed", [None, 5])
+@pytest.mark.parametrize("at", [2, 4, 6, 11])     # 90 examples, 4 batches per epoch: mid-epoch, an epoch's end ...
+def test_ctrl_c_then_resume_is_bit_identical_to_a_run_that_never_stopped(tmp_path, at, data_seed):
+    full = _exact_run(tmp_path / "full", 3, data_seed=data_seed)
+    full._rng_after = get_rng().random(2)
+    cut = _exact_run(tmp_path / "cut", 3, model=lambda: CtrlCAt(at), data_seed=data_seed)
+    assert cut.interrupted and cut.step == at     # the step that was running when Ctrl-C came is finished
+    assert cut.interrupt_checkpoint == tmp_path / "cut" / "interrupted.npz"
+    meta = checkpoint_meta(cut.interrupt_checkpoint)
+    assert meta["step"] == at and meta["position"]["batch"] == at - 4 * meta["epoch"]
+    resumed = _exact_run(tmp_path / "cut", 3, resume=tmp_path / "cut", data_seed=data_seed)
+    _assert_same_run(resumed, full)
+    assert not (tmp_path / "cut" / "interrupted.npz").exists()     # finished: the stale file is gone
+
+
+def test_resume_without_a_cheap_skip_replays_the_batches_done(tmp_path):
+    x, y = make_blobs(30, num_classes=3, dim=4, spread=2.0, rng=np.random.default_rng(1))
+
+    def shuffled(bs):     # draws its order when iteration starts, offers no skip()
+        order = get_rng().permutation(len(x))
+        for s in range(0, len(x), bs):
+            yield x[order[s:s + bs]], y[order[s:s + bs]]
+
+    def run(model, resume=None):
+        seed(3)
+        model = model()
+        trainer = Trainer(model, Adam(model.parameters(), lr=0.05), softmax_cross_entropy, checkpoint_dir=tmp_path,
+                          **QUIET)
+        trainer.fit(Rewindable(shuffled, 8, length=4), epochs=2, resume=resume)
+        return trainer
+
+    full = run(lambda: LinearClassifier(4, 3, dropout=0.3))   # 90 examples: 12 batches of 8 per epoch
+    assert run(lambda: CtrlCAt(3)).interrupted
+    resumed = run(lambda: LinearClassifier(4, 3, dropout=0.3), resume=tmp_path)
+    np.testing.assert_array_equal(resumed.model.W.data, full.model.W.data)
+    assert resumed.history["loss"] == full.history["loss"]
+
+
+def test_ctrl_c_during_evaluation_resumes_with_the_evaluation(tmp_path):
+    class CtrlCInEval(LinearClassifier):
+        def eval_step(self, batch, loss):
+            if not getattr(self, "done", False):
+                self.done = True
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().eval_step(batch, loss)
+
+    full = _exact_run(tmp_path / "full", 2)
+    full._rng_after = get_rng().random(2)
+    cut = _exact_run(tmp_path / "cut", 2, model=lambda: CtrlCInEval(4, 3, dropout=0.3))
+    assert cut.interrupted and cut.epoch == 0 and cut.step == 4 and cut.history.epochs == 0
+    _assert_same_run(_exact_run(tmp_path / "cut", 2, resume=tmp_path / "cut"), full)
+
+
+def test_ctrl_c_twice_stops_at_once_and_writes_no_checkpoint(tmp_path):
+    lines = []
+    model = CtrlCAt(6, presses=2)
+    trainer = Trainer(model, Adam(model.parameters()), softmax_cross_entropy, checkpoint_dir=tmp_path,
+                      progress=False, log=lines.append)
+    x, y = blobs(n=10)
+    trainer.fit(batches(x, y, batch_size=8), epochs=3)
+    assert trainer.interrupted and trainer.interrupt_checkpoint is None
+    assert not (tmp_path / "interrupted.npz").exists() and "no checkpoint written" in lines[-1]
+    assert checkpoint_meta(tmp_path / "last.npz")["epoch"] == 1     # the last epoch end survives
+
+
+def test_checkpoint_every_writes_the_exact_position_a_killed_run_resumes_from(tmp_path):
+    class Kill(Callback):       # a SIGKILL stand-in: the process dies after step `at`, nothing more runs
+        def on_batch_end(self, trainer, step, logs):
+            if step == 7:
+                raise SystemExit("killed")
+
+    full = _exact_run(tmp_path / "full", 3)
+    full._rng_after = get_rng().random(2)
+    with pytest.raises(SystemExit):
+        _exact_run(tmp_path / "cut", 3, every=3, callbacks=[Kill()])
+    meta = checkpoint_meta(tmp_path / "cut" / "last.npz")
+    assert meta["step"] == 6 and meta["epoch"] == 1 and meta["position"]["batch"] == 2
+    resumed = _exact_run(tmp_path / "cut", 3, resume=tmp_path / "cut", every=3)
+    _assert_same_run(resumed, full)
+
+
+def test_newest_checkpoint_compares_the_recorded_steps(tmp_path):
+    model, opt, trainer = make(checkpoint_dir=tmp_path)
+    assert newest_checkpoint(tmp_path) is None
+    trainer.step = 9
+    trainer.save_checkpoint(tmp_path / "interrupted.npz")
+    trainer.step = 12
+    trainer.save_checkpoint(tmp_path / "last.npz")
+    assert newest_checkpoint(tmp_path) == tmp_path / "last.npz"
+    trainer.step = 15
+    trainer.save_checkpoint(tmp_path / "interrupted.npz")
+    assert newest_checkpoint(tmp_path) == tmp_path / "interrupted.npz"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        make()[2].fit([], epochs=1, resume=tmp_path / "empty")
+
+
+def test_checkpoint_every_needs_a_folder_and_a_positive_count():
+    with pytest.raises(ValueError, match="checkpoint_dir"):
+        make(checkpoint_every=5)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        make(checkpoint_every=0, checkpoint_dir=".")
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(capsys):
+    x, y = blobs(n=10)
+    lines = []
+    model = LinearClassifier(4, 3)
+    trainer = Trainer(model, Adam(model.parameters()), softmax_cross_entropy, log=lines.append, log_interval=1e-9)
+    trainer.fit(batches(x, y, batch_size=8), epochs=1)   # pytest's captured stderr is no terminal
+    steps = [s for s in lines if "step (" in s]
+    assert steps and steps[-1].startswith("epoch 1/1  4/4 step (100%)") and "loss" in steps[-1]
+    assert lines[-1].startswith("epoch 1/1  loss") and "\r" not in capsys.readouterr().err
+
+
+def test_a_resumed_model_checkpoint_keeps_best_npz_unless_an_epoch_beats_every_earlier_one(tmp_path):
+    x, y = blobs(n=10)
+    values = iter([0.9, 0.5, 0.6, 0.95])     # scripted validation accuracies, epochs 1..4
+
+    def fake_eval(data):
+        return {"acc": next(values)}
+
+    def run(epochs, resume=None):
+        model, _, trainer = make(checkpoint_dir=tmp_path, callbacks=[ModelCheckpoint(tmp_path, save_best_only=True,
+                                                                                     monitor="val_acc")])
+        trainer.evaluate = fake_eval
+        trainer.fit(batches(x, y, batch_size=8), epochs=epochs, eval_data=[()], resume=resume)
+        return trainer
+
+    run(2)
+    assert checkpoint_meta(tmp_path / "best.npz")["epoch"] == 1
+    run(3, resume=tmp_path)            # epoch 3 scores 0.6 < 0.9: best.npz stays epoch 1
+    assert checkpoint_meta(tmp_path / "best.npz")["epoch"] == 1
+    run(4, resume=tmp_path)            # epoch 4 scores 0.95
+    assert checkpoint_meta(tmp_path / "best.npz")["epoch"] == 4

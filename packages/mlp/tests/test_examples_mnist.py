@@ -4,7 +4,7 @@ import json
 import pytest
 
 from pmt.core.testing import require_dataset
-from pmt.mlp.examples.mnist import build_model, main, parse_args
+from pmt.mlp.examples.mnist import build_model, main, parse_args, run
 
 
 @pytest.fixture
@@ -15,41 +15,66 @@ def fashion(monkeypatch):
 
 def test_example_trains_on_a_slice_of_fashion_mnist_to_over_82_percent(tmp_path, fashion):
     # 3 epochs over 12,000 images; measured 84.1-84.2% on the 10,000 test images (seeds 0, 1).
-    metrics = main(["--dataset", "fashion-mnist", "--epochs", "3", "--limit", "12000", "--batch-size", "64",
-                    "--lr", "2e-3", "--hidden", "256", "128", "--out", str(tmp_path), "--no-progress"])
+    metrics = run(["--dataset", "fashion-mnist", "--epochs", "3", "--max-train", "12000", "--batch-size", "64",
+                   "--lr", "2e-3", "--hidden", "256", "128", "--run-dir", str(tmp_path), "--no-progress"])
     assert metrics["test_acc"] >= 0.82
     assert metrics["epochs"] == 3 and metrics["peak_rss_mb"] > 0
-    for name in ("history.png", "last.npz", "metrics.json"):
+    for name in ("config.json", "history.png", "last.npz", "metrics.json"):
         assert (tmp_path / name).stat().st_size > 0
     assert json.loads((tmp_path / "metrics.json").read_text())["test_acc"] == metrics["test_acc"]
 
 
 def test_example_resume_continues_from_the_last_checkpoint(tmp_path, fashion, capsys):
-    common = ["--dataset", "fashion-mnist", "--limit", "1000", "--hidden", "32", "--out", str(tmp_path),
+    common = ["--dataset", "fashion-mnist", "--max-train", "1000", "--hidden", "32", "--run-dir", str(tmp_path),
               "--no-progress"]
-    main(common + ["--epochs", "1"])
-    metrics = main(common + ["--epochs", "2", "--resume"])
-    assert metrics["epochs"] == 2
+    run(common + ["--epochs", "1"])
+    metrics = run(["--run-dir", str(tmp_path), "--epochs", "2", "--resume"])
+    assert metrics["epochs"] == 2 and metrics["config"]["hidden"] == [32]
     out = capsys.readouterr().out
     assert "epoch 2/2" in out and out.count("epoch 1/") == 1   # epoch 1 was not trained again
 
 
-def test_resume_without_a_checkpoint_says_so(tmp_path, fashion):
-    with pytest.raises(SystemExit, match="no checkpoint"):
-        main(["--dataset", "fashion-mnist", "--limit", "100", "--hidden", "8", "--out", str(tmp_path),
-              "--resume", "--no-progress"])
+def test_resume_without_a_checkpoint_says_so(tmp_path, fashion, capsys):
+    assert main(["--dataset", "fashion-mnist", "--max-train", "100", "--hidden", "8", "--run-dir", str(tmp_path),
+                 "--resume", "--no-progress"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_a_trained_run_is_refused_and_left_byte_for_byte(tmp_path, fashion, capsys):
+    argv = ["--dataset", "fashion-mnist", "--max-train", "200", "--hidden", "8", "--run-dir", str(tmp_path),
+            "--no-progress", "--epochs", "1"]
+    assert main(argv) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(argv) == 2 and "--overwrite" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_fashion_files_in_the_mnist_folder_are_refused(tmp_path, fashion, monkeypatch, capsys):
+    src = next(iter(require_dataset("fashion-mnist").values())).parent
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    for f in src.iterdir():
+        (tmp_path / "data" / "mnist" / f.name).symlink_to(f)
+    monkeypatch.setenv("PMT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PMT_CACHE", str(tmp_path / "cache"))
+    assert main(["--dataset", "mnist", "--run-dir", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is not the expected mnist/" in err and "sha256" in err and not (tmp_path / "run").exists()
 
 
 def test_original_project_model_has_its_parameter_count():
     assert build_model((128, 64), 0.25).num_parameters() == 109386
 
 
-@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--dropout", "1"], ["--lr", "-1"], ["--hidden", "0"],
-                                  ["--dataset", "cifar"]])
-def test_bad_arguments_exit_with_a_message(argv, capsys):
+@pytest.mark.parametrize("argv,flag", [(["--epochs", "0"], "--epochs"), (["--dropout", "1"], "--dropout"),
+                                       (["--lr", "-1"], "--lr"), (["--hidden", "0"], "--hidden"),
+                                       (["--dataset", "cifar"], "--dataset"), (["--max-train", "0"], "--max-train"),
+                                       (["--limit", "-30"], "--limit")])
+def test_bad_arguments_exit_with_one_line_naming_the_flag(argv, flag, capsys):
     with pytest.raises(SystemExit) as e:
         parse_args(argv)
-    assert e.value.code == 2 and "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and f"error: argument {flag}" in err
 
 
 def test_help_exits_cleanly(capsys):

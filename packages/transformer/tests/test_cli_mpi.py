@@ -4,8 +4,8 @@ import json
 import pytest
 
 from pmt.core.testing import require_dataset, run_mpi
-from pmt.transformer.ner.cli import main as ner_main
-from pmt.transformer.qqp.cli import main as qqp_main
+from pmt.transformer.ner.cli import run as ner_main
+from pmt.transformer.qqp.cli import run as qqp_main
 
 
 def _history_line(text, epoch):
@@ -22,12 +22,12 @@ def test_qqp_train_on_two_ranks_matches_one_process(tmp_path, capsys):
     args = ["train", "--data", str(path), "--max-rows", "2000", "--max-valid", "300", "--epochs", "1",
             "--vocab-size", "1000", "--d-model", "32", "--heads", "2", "--ff", "64", "--layers", "1",
             "--warmup", "10", "--dropout", "0"]
-    r = run_mpi(2, ["-m", "pmt.transformer.qqp", *args, "--out", tmp_path / "two"], timeout=180)
+    r = run_mpi(2, ["-m", "pmt.transformer.qqp", *args, "--run-dir", tmp_path / "two", "--no-progress"], timeout=180)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("best epoch") == 1                              # rank 0 prints
     for name in ("best.npz", "last.npz", "vocab.txt", "config.json", "history.png"):
         assert (tmp_path / "two" / name).is_file()
-    qqp_main([*args, "--out", str(tmp_path / "one")])
+    qqp_main([*args, "--run-dir", str(tmp_path / "one"), "--no-progress"])
     one = _numbers(_history_line(capsys.readouterr().out, 1))
     two = _numbers(_history_line(r.stdout, 1))
     # Train F1 is a running mean of per-batch (one process) or per-share (2 ranks) values.
@@ -44,11 +44,11 @@ def test_ner_token_mean_loss_on_two_ranks_matches_one_process(tmp_path, capsys):
             "--max-valid", "100", "--epochs", "1", "--lr", "2e-3", "--warmup", "5", "--d-model", "16",
             "--heads", "2", "--ff", "32", "--layers", "1", "--word-dim", "16", "--char-filters", "8",
             "--dropout", "0", "--no-crf"]
-    r = run_mpi(2, ["-m", "pmt.transformer.ner", *args, "--out", tmp_path / "two"], timeout=180)
+    r = run_mpi(2, ["-m", "pmt.transformer.ner", *args, "--run-dir", tmp_path / "two", "--no-progress"], timeout=180)
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("best epoch") == 1
     assert json.loads((tmp_path / "two" / "config.json").read_text())["model"]["crf"] is False
-    ner_main([*args, "--out", str(tmp_path / "one")])
+    ner_main([*args, "--run-dir", str(tmp_path / "one"), "--no-progress"])
     one = _numbers(_history_line(capsys.readouterr().out, 1))
     two = _numbers(_history_line(r.stdout, 1))
     for key in ("loss", "val_loss", "val_f1"):

@@ -226,3 +226,34 @@ def test_eng_testa_loads_to_the_published_counts_through_load_conll2003():
 def test_load_conll2003_rejects_unknown_split():
     with pytest.raises(ValueError, match="split must be one of"):
         load_conll2003("dev")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_token(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeff-DOCSTART- O\r\n\r\nEU B-ORG\r\nrejects O\r\n".encode("utf-8"))
+    sents = read_conll(path)
+    assert len(sents) == 1 and sents[0].tokens == ["EU", "rejects"]
+
+
+def test_bioes_files_are_read_and_convert_to_iob2(tmp_path):
+    from pmt.transformer.conll import convert_tags
+    path = tmp_path / "bioes.txt"
+    path.write_text("John B-PER\nSmith E-PER\nin O\nParis S-LOC\n")
+    tags = read_conll(path)[0].ner
+    assert convert_tags(tags, "iob2") == ["B-PER", "I-PER", "O", "B-LOC"]
+
+
+def test_missing_blank_lines_are_refused_at_the_sentence_start(tmp_path):
+    path = tmp_path / "run_on.txt"
+    path.write_text("-DOCSTART- O\n\n" + "word O\n" * 1500)
+    with pytest.raises(ValueError, match=r"run_on.txt:3: a sentence of 1,500 tokens starts here .* blank lines"):
+        read_conll(path)
+    assert len(read_conll(path, max_sentence_tokens=None)[0]) == 1500
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "-DOCSTART- -X- -X- O\n\n"])
+def test_a_file_without_sentences_is_an_error(tmp_path, text):
+    path = tmp_path / "empty.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="empty.txt: no sentences"):
+        read_conll(path)

@@ -20,9 +20,9 @@ SKIP = 'needs the onnx extra: pip install "packages/transformer[onnx]" (make ins
 def qqp_run(tmp_path_factory):
     path = require_dataset("qqp", files=["train.tsv"])["train.tsv"]
     out = tmp_path_factory.mktemp("qqp") / "run"
-    qqp_cli.main(["train", "--data", str(path), "--max-rows", "1500", "--max-valid", "150", "--epochs", "1",
+    qqp_cli.run(["train", "--data", str(path), "--max-rows", "1500", "--max-valid", "150", "--epochs", "1",
                   "--vocab-size", "1500", "--d-model", "16", "--heads", "2", "--ff", "32", "--layers", "1",
-                  "--max-len", "48", "--warmup", "10", "--out", str(out)])
+                  "--max-len", "48", "--warmup", "10", "--run-dir", str(out), "--no-progress"])
     return out
 
 
@@ -30,10 +30,10 @@ def qqp_run(tmp_path_factory):
 def ner_run(tmp_path_factory):
     files = require_dataset("conll2003", files=["eng.train", "eng.testa"])
     out = tmp_path_factory.mktemp("ner") / "run"
-    ner_cli.main(["train", "--train", str(files["eng.train"]), "--valid", str(files["eng.testa"]),
+    ner_cli.run(["train", "--train", str(files["eng.train"]), "--valid", str(files["eng.testa"]),
                   "--max-train", "300", "--max-valid", "50", "--epochs", "1", "--d-model", "16", "--heads", "2",
                   "--ff", "32", "--layers", "1", "--word-dim", "16", "--char-filters", "8", "--warmup", "5",
-                  "--out", str(out)])
+                  "--run-dir", str(out), "--no-progress"])
     return out, files["eng.testa"]
 
 
@@ -43,7 +43,7 @@ def test_safetensors_export_rebuilds_the_model_from_the_file_alone(tmp_path, qqp
                                                                    Model, Config):
     run, cli = (qqp_run, qqp_cli) if task == "qqp" else (ner_run[0], ner_cli)
     target = tmp_path / "w.safetensors"
-    cli.main(["export", "--model", str(run), "--safetensors", str(target)])
+    cli.run(["export", "--run-dir", str(run), "--safetensors", str(target)])
     assert f"wrote {target}" in capsys.readouterr().out
     meta = safetensors_metadata(target)
     assert meta["pmt.task"] == task
@@ -56,17 +56,17 @@ def test_safetensors_export_rebuilds_the_model_from_the_file_alone(tmp_path, qqp
 
 def test_export_needs_a_target(qqp_run):
     with pytest.raises(ValueError, match="--onnx FILE or --safetensors FILE"):
-        qqp_cli.main(["export", "--model", str(qqp_run)])
+        qqp_cli.run(["export", "--run-dir", str(qqp_run)])
 
 
 def test_qqp_eval_through_onnx_gives_the_same_scores(tmp_path, qqp_run, capsys):
     pytest.importorskip("onnxruntime", reason=SKIP)
     target = tmp_path / "qqp.onnx"
-    qqp_cli.main(["export", "--model", str(qqp_run), "--onnx", str(target)])
+    qqp_cli.run(["export", "--run-dir", str(qqp_run), "--onnx", str(target)])
     capsys.readouterr()
-    qqp_cli.main(["eval", "--split", "valid", "--model", str(qqp_run)])
+    qqp_cli.run(["eval", "--split", "valid", "--run-dir", str(qqp_run)])
     numpy_line = capsys.readouterr().out.splitlines()[-1]
-    qqp_cli.main(["eval", "--split", "valid", "--model", str(qqp_run), "--onnx", str(target)])
+    qqp_cli.run(["eval", "--split", "valid", "--run-dir", str(qqp_run), "--onnx", str(target)])
     assert capsys.readouterr().out.splitlines()[-1] == numpy_line
     assert numpy_line.startswith("pairs 150 ")
 
@@ -78,11 +78,11 @@ def test_ner_eval_through_onnx_gives_the_same_report(tmp_path, ner_run, capsys):
     small = tmp_path / "testa-head.txt"                          # whole sentences: cut at a blank line
     small.write_text("\n".join(lines[:len(lines) - lines[::-1].index("")]) + "\n", encoding="utf-8")
     target = tmp_path / "ner.onnx"
-    ner_cli.main(["export", "--model", str(run), "--onnx", str(target)])
+    ner_cli.run(["export", "--run-dir", str(run), "--onnx", str(target)])
     capsys.readouterr()
-    ner_cli.main(["eval", "--data", str(small), "--model", str(run)])
+    ner_cli.run(["eval", "--data", str(small), "--run-dir", str(run)])
     numpy_report = capsys.readouterr().out
-    ner_cli.main(["eval", "--data", str(small), "--model", str(run), "--onnx", str(target)])
+    ner_cli.run(["eval", "--data", str(small), "--run-dir", str(run), "--onnx", str(target)])
     assert capsys.readouterr().out == numpy_report
     assert re.search(r"processed \d{4,} tokens with [1-9]\d* phrases", numpy_report), numpy_report
 
@@ -90,11 +90,11 @@ def test_ner_eval_through_onnx_gives_the_same_report(tmp_path, ner_run, capsys):
 def test_an_onnx_file_of_another_task_or_model_is_refused(tmp_path, qqp_run, ner_run):
     pytest.importorskip("onnxruntime", reason=SKIP)
     ner_onnx = tmp_path / "ner.onnx"
-    ner_cli.main(["export", "--model", str(ner_run[0]), "--onnx", str(ner_onnx)])
+    ner_cli.run(["export", "--run-dir", str(ner_run[0]), "--onnx", str(ner_onnx)])
     with pytest.raises(ValueError, match="not a PMT qqp export"):
-        qqp_cli.main(["eval", "--split", "valid", "--model", str(qqp_run), "--onnx", str(ner_onnx)])
+        qqp_cli.run(["eval", "--split", "valid", "--run-dir", str(qqp_run), "--onnx", str(ner_onnx)])
     from pmt.transformer.onnx_export import export_onnx
     other = PairClassifier(PairClassifierConfig(vocab_size=30, d_model=8, n_heads=2, d_ff=8, n_layers=1))
     export_onnx(other, tmp_path / "other.onnx")
     with pytest.raises(ValueError, match="another config than the run's"):
-        qqp_cli.main(["eval", "--split", "valid", "--model", str(qqp_run), "--onnx", str(tmp_path / "other.onnx")])
+        qqp_cli.run(["eval", "--split", "valid", "--run-dir", str(qqp_run), "--onnx", str(tmp_path / "other.onnx")])

@@ -3,7 +3,7 @@ import pytest
 
 from pmt.graph import Tensor
 from pmt.transformer.conll import TagVocab
-from pmt.transformer.ner.cli import entity_f1_metric, main
+from pmt.transformer.ner.cli import entity_f1_metric, main, run
 from pmt.transformer.ner.features import SentenceBatches, Vocab, case_id, encode_sentences, normalise_word
 from pmt.transformer.ner.model import NERTagger, TaggerConfig, crf_loss
 from pmt.core.testing import require_dataset
@@ -97,17 +97,17 @@ def test_entity_f1_metric_scores_decoded_ids():
 def test_ner_trains_on_real_conll_slice_and_cli_round_trip(tmp_path, capsys):
     files = require_dataset("conll2003", files=["eng.train", "eng.testa"])
     out = tmp_path / "run"
-    main(["train", "--train", str(files["eng.train"]), "--valid", str(files["eng.testa"]),
-          "--max-train", "2000", "--max-valid", "400", "--epochs", "4", "--lr", "2e-3",
-                    "--warmup", "50", "--d-model", "64", "--ff", "128", "--layers", "1", "--word-dim", "50",
-                    "--char-filters", "32", "--out", str(out)])
+    run(["train", "--train", str(files["eng.train"]), "--valid", str(files["eng.testa"]),
+         "--max-train", "2000", "--max-valid", "400", "--epochs", "4", "--lr", "2e-3",
+         "--warmup", "50", "--d-model", "64", "--ff", "128", "--layers", "1", "--word-dim", "50",
+         "--char-filters", "32", "--run-dir", str(out), "--no-progress"])
     assert (out / "best.npz").is_file() and (out / "history.png").is_file()
     text = capsys.readouterr().out
     best = float(text.split("validation entity F1 ")[1].split()[0])
     assert best > 40.0, text
-    main(["eval", "--data", str(files["eng.testa"]), "--model", str(out)])
+    run(["eval", "--data", str(files["eng.testa"]), "--run-dir", str(out)])
     assert "processed 51362 tokens with 5942 phrases" in capsys.readouterr().out
-    main(["tag", "EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", ".", "--model", str(out)])
+    run(["tag", "EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", ".", "--run-dir", str(out)])
     assert "EU" in capsys.readouterr().out
 
 
@@ -130,3 +130,113 @@ def test_cli_reports_bad_input_in_one_line(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "pmt-ner: error:" in r.stderr and "not a ner run folder" in r.stderr and "Traceback" not in r.stderr
+
+
+# ----------------------------------------------------------------- the command-line contract, on tiny files
+TINY = ["-DOCSTART- O", "", "EU B-ORG", "rejects O", "German B-MISC", "call O", "", "Peter B-PER",
+        "Blackburn I-PER", "", "BRUSSELS B-LOC", "1996-08-22 O", ""]
+SMALL = ["--d-model", "8", "--heads", "2", "--ff", "8", "--layers", "1", "--word-dim", "8", "--char-filters", "4",
+         "--min-count", "1", "--epochs", "2", "--batch-size", "2", "--warmup", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "tiny.conll"
+    path.write_text("\n".join(TINY) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    """A tiny trained run, shared by the read-only tests."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    assert _train(tiny, run_dir) == 0
+    return run_dir
+
+
+def _train(tiny, run_dir, *extra):
+    return main(["train", "--train", str(tiny), "--valid", str(tiny), "--run-dir", str(run_dir), *SMALL, *extra])
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_train_into_a_run_in_use_is_refused_and_the_run_stays_byte_for_byte(tiny, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert _train(tiny, run_dir) == 0
+    before = _files(run_dir)
+    assert _train(tiny, run_dir) == 2
+    assert "already holds files" in capsys.readouterr().err
+    bad = tmp_path / "bad.conll"
+    bad.write_text("EU B-ORG\nrejects X-Y\n")
+    assert main(["train", "--train", str(bad), "--valid", str(tiny), "--run-dir", str(run_dir), "--overwrite",
+                 *SMALL]) == 2
+    assert "bad.conll:2: bad NER tag" in capsys.readouterr().err
+    assert _files(run_dir) == before
+    assert _train(tiny, run_dir, "--overwrite") == 0
+    assert "--overwrite: replaced the run" in capsys.readouterr().out
+
+
+def test_bioes_crlf_and_bom_files_train_and_evaluate(tiny, tmp_path, capsys):
+    bioes = tmp_path / "bioes.conll"
+    lines = [ln.replace("B-ORG", "S-ORG").replace("B-MISC", "S-MISC").replace("B-LOC", "S-LOC")
+             .replace("I-PER", "E-PER") for ln in TINY]
+    bioes.write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    assert main(["train", "--train", str(bioes), "--valid", str(tiny), "--run-dir", str(tmp_path / "r"), *SMALL]) == 0
+    assert main(["eval", "--data", str(bioes), "--run-dir", str(tmp_path / "r")]) == 0
+    assert "processed 8 tokens with 4 phrases" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["tag", "", "--run-dir", "{run}"], "tag: the text is empty"),
+    (["tag", "EU", "--run-dir", "{tmp}/nowhere"], "not a ner run folder"),
+    (["eval", "--data", "{tmp}/empty.conll", "--run-dir", "{run}"], "empty.conll: no sentences"),
+    (["train", "--train", "{tiny}", "--max-train", "0"], "argument --max-train: must be an integer >= 1"),
+    (["train", "--train", "{tiny}", "--dropout", "1"], r"argument --dropout: must be a number in \[0, 1\)"),
+    (["train", "--train", "{tiny}", "--lr", "nan"], "argument --lr: must be a finite number > 0"),
+    (["train", "--train", "{tiny}", "--valid", "{tiny}", "--vectors", "{tmp}/none.txt", "--run-dir", "{tmp}/r2"],
+     "--vectors .*none.txt: no such file"),
+    (["eval", "--data", "{tiny}", "--model", "{tmp}/broken"], r"broken/config.json:1: not valid JSON"),
+])
+def test_bad_input_ends_in_one_line_with_status_2(tiny, trained, tmp_path, capsys, argv, line):
+    import re
+    run_dir = trained
+    before = _files(run_dir)
+    (tmp_path / "empty.conll").write_text("\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{oops")
+    capsys.readouterr()
+    argv = [x.format(run=run_dir, tmp=tmp_path, tiny=tiny) for x in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert re.search(line, err[-1]) and "Traceback" not in "\n".join(err), err
+    assert _files(run_dir) == before
+
+
+def test_ctrl_c_exits_130_and_resume_ends_bit_identical(tiny, tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+    from pmt.core.checkpoint import load_checkpoint as load
+    assert _train(tiny, tmp_path / "full", "--epochs", "3") == 0
+    real = NERTagger.train_step
+    calls = [0]
+
+    def ctrl_c_at_step_4(self, batch, loss):
+        calls[0] += 1
+        if calls[0] == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(self, batch, loss)
+
+    monkeypatch.setattr(NERTagger, "train_step", ctrl_c_at_step_4)
+    assert _train(tiny, tmp_path / "cut", "--epochs", "3") == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert "interrupted: checkpoint saved to" in err and "best epoch" not in err
+    assert main(["train", "--resume", "--run-dir", str(tmp_path / "cut"), "--no-progress"]) == 0
+    cfg = TaggerConfig(**__import__("json").loads((tmp_path / "full" / "config.json").read_text())["model"])
+    a, b = NERTagger(cfg), NERTagger(cfg)
+    load(tmp_path / "full" / "last.npz", a)
+    load(tmp_path / "cut" / "last.npz", b)
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        np.testing.assert_array_equal(x, y, err_msg=k)

@@ -63,3 +63,27 @@ def test_real_qqp_train_file_reads_without_malformed_rows():
     d = read_qqp(files["train.tsv"])
     assert len(d) == 363_289 and d.malformed == []
     assert int(d.labels.sum()) == 134_235
+
+
+def test_bom_and_crlf_are_read(tmp_path):
+    path = tmp_path / "bom.tsv"
+    path.write_bytes("\ufeffid\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\r\n7\t1\t2\tA?\tB?\t1\r\n".encode())
+    data = read_qqp(path)
+    assert data.ids == ["7"] and data.question2 == ["B?"] and data.labels.tolist() == [1]
+
+
+@pytest.mark.parametrize("body", ["", "1\t2\n", "1\t1\t2\tA\tB\tmaybe\n"])
+def test_no_pairs_is_an_error_naming_the_first_malformed_row(tmp_path, body):
+    path = tmp_path / "none.tsv"
+    path.write_text("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n" + body)
+    with pytest.raises(ValueError, match=r"none.tsv: no question pairs"):
+        read_qqp(path)
+
+
+def test_folder_and_bad_max_rows(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        read_qqp(tmp_path)
+    path = tmp_path / "a.tsv"
+    path.write_text("question1\tquestion2\nA\tB\n")
+    with pytest.raises(ValueError, match="max_rows"):
+        read_qqp(path, max_rows=0)

@@ -46,3 +46,19 @@ def test_read_text_errors(tmp_path):
 def test_split_sentences_drops_empty_lines():
     assert split_sentences("a b\n\n c \n") == [["a", "b"], ["c"]]
     assert split_sentences("a b c", max_words=2) == [["a", "b"], ["c"]]
+
+
+def test_a_folder_an_empty_file_and_a_broken_zip_are_named(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        read_text(tmp_path)
+    (tmp_path / "empty.txt").write_text(" \n\n")
+    with pytest.raises(ValueError, match=r"empty.txt: the corpus is empty"):
+        read_text(tmp_path / "empty.txt")
+    z = tmp_path / "c.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a", "words " * 1000)
+    raw = bytearray(z.read_bytes())
+    raw[60:90] = b"\0" * 30                       # damage the compressed data, keep the directory
+    z.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"c.zip: corrupt zip"):
+        read_text(z)

@@ -54,8 +54,12 @@ def test_load_reports_truncated_files(tmp_path):
     path = tmp_path / "v.bin"
     KeyedVectors(["a", "b"], np.ones((2, 3))).save_word2vec_format(path, binary=True)
     path.write_bytes(path.read_bytes()[:-8])
-    with pytest.raises(ValueError, match="ends inside word 1"):
+    with pytest.raises(ValueError, match="header announces 2 words of dimension 3, at least 28 bytes"):
         KeyedVectors.load_word2vec_format(path, binary=True)
+    longer = tmp_path / "long.bin"               # enough bytes overall, but a long first word
+    longer.write_bytes(b"2 1\nabcdefghijkl 1234\n")
+    with pytest.raises(ValueError, match="ends inside word 2 of 2"):
+        KeyedVectors.load_word2vec_format(longer, binary=True)
     bad = tmp_path / "v.txt"
     bad.write_text("oops\n")
     with pytest.raises(ValueError, match="first line must be"):
@@ -76,3 +80,35 @@ def test_plot_pca_writes_png(tmp_path, kv):
     xy = kv.plot_pca(["king", "queen", "man", "woman"], out)
     assert xy.shape == (4, 2)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_a_header_asking_for_terabytes_is_refused_before_allocation(tmp_path, binary):
+    path = tmp_path / "huge"
+    path.write_bytes(b"4000000000 300000\nw 1 2\n")
+    with pytest.raises(ValueError, match="huge"):
+        KeyedVectors.load_word2vec_format(path, binary=binary)
+
+
+@pytest.mark.parametrize("text,match", [("2 0\na\nb\n", "must be >= 1"), ("1 2\na 1 zz\n", "not a number"),
+                                        ("1 3\na 1 2\n", r":2: 2 numbers, expected 3")])
+def test_text_format_errors_name_file_and_line(tmp_path, text, match):
+    path = tmp_path / "v.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match):
+        KeyedVectors.load_word2vec_format(path)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_nonfinite_vectors_are_never_written_nor_silently_read(tmp_path, binary):
+    from pmt.core import DivergenceError
+    vecs = np.ones((2, 3), np.float32)
+    vecs[1, 2] = np.nan
+    kv = KeyedVectors(["a", "b"], vecs)
+    with pytest.raises(DivergenceError, match="refusing to write"):
+        kv.save_word2vec_format(tmp_path / "v", binary=binary)
+    assert not (tmp_path / "v").exists()
+    kv.save_word2vec_format(tmp_path / "v", binary=binary, allow_nonfinite=True)
+    with pytest.raises(ValueError, match=r"v: the vector table holds 1 NaN/inf value of 6.*allow_nonfinite=True"):
+        KeyedVectors.load_word2vec_format(tmp_path / "v", binary=binary)
+    assert np.isnan(KeyedVectors.load_word2vec_format(tmp_path / "v", binary=binary, allow_nonfinite=True)["b"][2])

@@ -50,3 +50,19 @@ def test_workers_must_be_a_positive_integer():
     w2v.build_vocab("a b c a b c")
     with pytest.raises(ValueError, match="workers"):
         w2v.train(w2v.vocab.encode("a b c a b c")[0], workers=-1)
+
+
+def test_ctrl_c_keeps_the_finished_epochs_and_resume_trains_the_rest(tmp_path):
+    import os
+    import signal
+    text, _, _ = _planted_corpus(3000)
+    w2v = Word2Vec(dim=8, min_count=1, epochs=3, workers=2)
+    w2v.build_vocab(text)
+    ids = w2v.vocab.encode(text)[0]
+    w2v.train(ids, checkpoint_dir=tmp_path, epoch_callback=lambda e, m: os.kill(os.getpid(), signal.SIGINT))
+    assert w2v.interrupted and len(w2v.history) == 1 and w2v.interrupt_checkpoint is None
+    assert not (tmp_path / "interrupted.npz").exists()
+    again = Word2Vec(dim=8, min_count=1, epochs=3, workers=2)
+    again.build_vocab(text)
+    again.train(ids, checkpoint_dir=tmp_path, resume=tmp_path)
+    assert [h["epoch"] for h in again.history] == [1, 2, 3] and np.isfinite(again.W_in).all()

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from pmt.word2vec import Word2Vec, Word2VecConfig, evaluate_analogies, read_text
+from pmt.word2vec.epoch import cbow_step
 from pmt.word2vec.sampling import window_extents
 
 
@@ -129,6 +130,85 @@ def test_cbow_batch_update_equals_per_centre_word2vec_updates(share):
             want_out[word] += grad * h
         for j in ctx:
             want_in[stream[j]] += err
-    w2v._cbow_step(stream, left, right, s, e, alpha, _FixedNegatives(negs), rng)
+    cbow_step(w2v._tables, w2v.config, stream, left, right, s, e, alpha, _FixedNegatives(negs), rng)
     assert np.allclose(w2v.W_in, want_in, atol=1e-5)
     assert np.allclose(w2v.W_out, want_out, atol=1e-5)
+
+
+# ----------------------------------------------------------------- checkpoints, Ctrl-C, resume
+class _CtrlCAfter:
+    """A GracefulInterrupt stand-in whose stop is requested once `n` batches have been checked."""
+
+    def __init__(self, n):
+        self.n = n
+
+    @property
+    def requested(self):
+        self.n -= 1
+        return self.n < 0
+
+
+def _w2v(model, epochs=2):
+    text, _, _ = _planted_corpus(300)
+    w2v = Word2Vec(model=model, dim=8, window=3, min_count=1, epochs=epochs, seed=4, sample=0, batch=32)
+    w2v.build_vocab(text)
+    ids, starts = w2v.vocab.encode(text)
+    return w2v, ids, starts
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+@pytest.mark.parametrize("after", [5, 150])         # 2,100 words in batches of 16: in epoch 1, in epoch 2
+def test_ctrl_c_then_resume_is_bit_identical_with_one_worker(tmp_path, monkeypatch, model, after):
+    import pmt.word2vec.training as training
+    full, ids, starts = _w2v(model)
+    full.train(ids, starts, checkpoint_dir=tmp_path / "full")
+    cut, _, _ = _w2v(model)
+    monkeypatch.setattr(training, "GracefulInterrupt", lambda: _Ctx(_CtrlCAfter(after)))
+    cut.train(ids, starts, checkpoint_dir=tmp_path / "cut")
+    monkeypatch.undo()
+    assert cut.interrupted and (tmp_path / "cut" / "interrupted.npz").exists()
+    assert len(cut.history) == (after > 132)                  # a finished epoch is kept
+    resumed, _, _ = _w2v(model)
+    resumed.train(ids, starts, checkpoint_dir=tmp_path / "cut", resume=tmp_path / "cut")
+    assert np.array_equal(resumed._tables, full._tables)
+    assert [h["alpha"] for h in resumed.history] == [h["alpha"] for h in full.history]
+    assert not (tmp_path / "cut" / "interrupted.npz").exists()
+
+
+class _Ctx:
+    def __init__(self, stop):
+        self.stop = stop
+
+    def __enter__(self):
+        return self.stop
+
+    def __exit__(self, *exc):
+        return False
+
+    def check(self):
+        pass
+
+
+def test_resume_refuses_another_corpus(tmp_path):
+    from pmt.core.checkpoint import CheckpointError
+    w2v, ids, starts = _w2v("cbow", epochs=1)
+    w2v.train(ids, starts, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointError, match="another corpus"):
+        w2v.train(ids[:-5], None, resume=tmp_path)
+
+
+def test_divergence_stops_before_anything_is_saved(tmp_path):
+    from pmt.core import DivergenceError
+    w2v, ids, starts = _w2v("skipgram", epochs=2)
+    w2v.config.alpha = 1e30
+    with pytest.raises(DivergenceError, match=r"diverged in epoch 1 \(learning rate 1e\+30.*vector table holds .* NaN/inf"):
+        w2v.train(ids, starts, checkpoint_dir=tmp_path)
+    assert not (tmp_path / "last.npz").exists()
+
+
+@pytest.mark.parametrize("kw,match", [(dict(alpha=float("inf")), "finite"), (dict(alpha=float("nan")), "finite"),
+                                      (dict(sample=-1.0), "sample"), (dict(max_vocab=0), "max_vocab"),
+                                      (dict(epochs=True), "epochs")])
+def test_config_refuses_non_finite_and_nonsense_numbers(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Word2VecConfig(**kw)

@@ -81,11 +81,31 @@ def _monitored(logs: dict, monitor: str, who: str) -> float:
 
 
 class _Best:
-    """Tracks the best value of a monitored quantity."""
+    """Tracks the best value of a monitored quantity.
+
+    `from_history` replays the epochs a resumed trainer already has, so that after a resume
+    "improves" still means "better than every epoch so far", not "better than nothing".
+    """
 
     def __init__(self, mode, min_delta=0.0):
         self.mode, self.min_delta = mode, min_delta
         self.value = math.inf if mode == "min" else -math.inf
+        self.epoch, self.wait = None, 0
+
+    @classmethod
+    def from_history(cls, mode, history, monitor, min_delta=0.0):
+        best = cls(mode, min_delta)
+        for epoch, v in enumerate(history.get(monitor, ()), start=1):
+            best.record(epoch, v)
+        return best
+
+    def record(self, epoch, v) -> bool:
+        """Account epoch `epoch`'s value; True if it improves on the best so far."""
+        if self.improves(v):
+            self.value, self.epoch, self.wait = float(v), epoch, 0
+            return True
+        self.wait += 1
+        return False
 
     def improves(self, v: float) -> bool:
         if math.isnan(v):
@@ -125,21 +145,20 @@ class EarlyStopping(Callback):
         self.restore_best = restore_best
 
     def on_train_begin(self, trainer):
-        self._best = _Best(self.mode, self.min_delta)
-        self.best, self.best_epoch, self.stopped_epoch = self._best.value, None, None
-        self.wait = 0
+        # A resumed trainer brings its history: the best epoch and the wait continue from it.
+        self._best = _Best.from_history(self.mode, trainer.history, self.monitor, self.min_delta)
+        self.best, self.best_epoch, self.wait = self._best.value, self._best.epoch, self._best.wait
+        self.stopped_epoch = None
         self._best_state = None
 
     def on_epoch_end(self, trainer, epoch, logs):
-        v = _monitored(logs, self.monitor, "EarlyStopping")
-        if self._best.improves(v):
-            self._best.value = self.best = v
-            self.best_epoch, self.wait = epoch, 0
+        improved = self._best.record(epoch, _monitored(logs, self.monitor, "EarlyStopping"))
+        self.best, self.best_epoch, self.wait = self._best.value, self._best.epoch, self._best.wait
+        if improved:
             if self.restore_best:
                 # state_dict may hand out the live arrays: copy, or later updates overwrite them
                 self._best_state = {k: np.array(a, copy=True) for k, a in trainer.model.state_dict().items()}
             return
-        self.wait += 1
         if self.wait >= self.patience:
             trainer.stop_training = True
             self.stopped_epoch = epoch
@@ -186,13 +205,13 @@ class ModelCheckpoint(Callback):
         self.last_path = self.best_path = None
 
     def on_train_begin(self, trainer):
-        self._best = _Best(self.mode)
+        # After a resume, best.npz must only be replaced by an epoch better than all earlier ones.
+        self._best = _Best.from_history(self.mode, trainer.history, self.monitor)
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.save_best_only:
-            if not self._best.improves(_monitored(logs, self.monitor, "ModelCheckpoint")):
+            if not self._best.record(epoch, _monitored(logs, self.monitor, "ModelCheckpoint")):
                 return
-            self._best.value = float(logs[self.monitor])
         elif epoch % self.every:
             return
         try:

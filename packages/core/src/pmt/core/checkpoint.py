@@ -10,7 +10,9 @@ Layout of the archive (no pickle anywhere, so loading never runs code from the f
 The `Trainer` passes epoch, step, RNG state and history as metadata, which is what makes a
 run resumable.  The file is written to a temporary name in the same folder, flushed to
 disk and renamed over the target, so a crash mid-write never leaves a half-written
-checkpoint under the real name.
+checkpoint under the real name; the file gets the mode of any other file the process writes.
+Model arrays holding NaN/inf are never written (`DivergenceError`) and, unless asked, never
+loaded (`CheckpointError`).
 
 Example:
     >>> from pmt.core import Adam
@@ -25,14 +27,14 @@ Example:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "FORMAT", "VERSION"]
+from .errors import check_finite, nonfinite_report
+from .files import NpzError, atomic_open, read_npz
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "checkpoint_meta", "FORMAT", "VERSION"]
 
 FORMAT = "pmt-checkpoint"
 VERSION = 1
@@ -62,16 +64,19 @@ def _plain_array(what, v) -> np.ndarray:
     return a
 
 
-def save_checkpoint(path, model, optimizer=None, **meta) -> Path:
+def save_checkpoint(path, model, optimizer=None, allow_nonfinite: bool = False, **meta) -> Path:
     """Write model (and optimizer) state plus `meta` to `path` atomically.
 
     Args:
         path: target file (parent folders are created); conventionally ending in `.npz`.
         model: anything with `state_dict() -> dict[str, ndarray]`.
         optimizer: optional, anything with `state_dict()` (a `pmt.core` optimizer).
+        allow_nonfinite: write even if a model array holds NaN/inf (for post-mortems only).
         **meta: JSON-serialisable values stored alongside (epoch, step, history, config...).
     Returns:
         the path written, as a `Path`.
+    Raises:
+        DivergenceError: a model array holds NaN/inf (nothing is written).
 
     Example:
         >>> from pmt.core import SGD
@@ -81,6 +86,9 @@ def save_checkpoint(path, model, optimizer=None, **meta) -> Path:
         PosixPath('ckpt.npz')
     """
     path = Path(path)
+    if not allow_nonfinite:
+        check_finite(model.state_dict(), f"refusing to save {path}: the model",
+                     "training diverged (lower the learning rate, clip gradients, check the inputs)")
     for reserved in ("format", "version", "optimizer"):
         if reserved in meta:
             raise ValueError(f"save_checkpoint: metadata key {reserved!r} is reserved")
@@ -96,18 +104,8 @@ def save_checkpoint(path, model, optimizer=None, **meta) -> Path:
     text = json.dumps(record, default=_json_default)
     arrays["meta"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # a file object: numpy does not append ".npz" to the name
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # atomic on POSIX and Windows
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)  # a file object: numpy does not append ".npz" to the name
     return path
 
 
@@ -116,11 +114,40 @@ def _read_archive(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{path}: not a readable .npz checkpoint (truncated or corrupt?): "
-                              f"{type(e).__name__}: {e}") from e
+        return read_npz(path)
+    except (NpzError, OSError) as e:
+        raise CheckpointError(str(e)) from None
+
+
+def _parse_meta(path: Path, arrays: dict) -> dict:
+    if "meta" not in arrays:
+        raise CheckpointError(f"{path}: not a PMT checkpoint (no 'meta' entry; found {sorted(arrays)[:5]})")
+    try:
+        meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: corrupt metadata: {e}") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{path}: not a PMT checkpoint (format tag {got!r}, expected {FORMAT!r})")
+    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')!r}; this pmt.core "
+                              f"reads versions up to {VERSION}")
+    return meta
+
+
+def checkpoint_meta(path) -> dict:
+    """The metadata of a checkpoint without reading its arrays (cheap, for big checkpoints).
+
+    Raises:
+        CheckpointError: as `load_checkpoint`, for an unreadable file or foreign metadata.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        return _parse_meta(path, read_npz(path, members=["meta"]))
+    except (NpzError, OSError) as e:
+        raise CheckpointError(str(e)) from None
 
 
 def _check_model_keys(path, current: dict, saved: dict):
@@ -139,7 +166,7 @@ def _check_model_keys(path, current: dict, saved: dict):
         raise CheckpointError(f"{path}: checkpoint does not fit the model: " + ", ".join(problems))
 
 
-def load_checkpoint(path, model=None, optimizer=None) -> dict:
+def load_checkpoint(path, model=None, optimizer=None, allow_nonfinite: bool = False) -> dict:
     """Read a checkpoint; restore `model` and `optimizer` in place if given; return the metadata.
 
     Args:
@@ -148,11 +175,14 @@ def load_checkpoint(path, model=None, optimizer=None) -> dict:
             match the file's exactly.
         optimizer: restored from the file's `optim/*` arrays; its type and parameter count
             must match the saved one.
+        allow_nonfinite: load model arrays holding NaN/inf (to inspect a diverged run);
+            by default such a file is refused.
     Returns:
         the metadata dict (including "format", "version" and "optimizer").
     Raises:
         CheckpointError: unreadable/truncated file, not a PMT checkpoint, newer format
-            version, missing/unexpected/mis-shaped model keys, optimizer mismatch.
+            version, missing/unexpected/mis-shaped model keys, optimizer mismatch, NaN/inf
+            weights (unless `allow_nonfinite`).
 
     Example:
         >>> from pmt.core import SGD
@@ -166,22 +196,15 @@ def load_checkpoint(path, model=None, optimizer=None) -> dict:
     """
     path = Path(path)
     arrays = _read_archive(path)
-    if "meta" not in arrays:
-        raise CheckpointError(f"{path}: not a PMT checkpoint (no 'meta' entry; found {sorted(arrays)[:5]})")
-    try:
-        meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: corrupt metadata: {e}") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise CheckpointError(f"{path}: not a PMT checkpoint (format tag {got!r}, expected {FORMAT!r})")
-    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')!r}; this pmt.core "
-                              f"reads versions up to {VERSION}")
+    meta = _parse_meta(path, arrays)
 
     if model is not None:
         saved = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
         _check_model_keys(path, model.state_dict(), saved)
+        report = None if allow_nonfinite else nonfinite_report(saved)
+        if report is not None:
+            raise CheckpointError(f"{path}: {report}: the weights are not usable (a diverged run?); "
+                                  f"pass allow_nonfinite=True to load them for inspection")
         try:
             model.load_state_dict(saved)
         except (ValueError, KeyError, TypeError) as e:
@@ -191,6 +214,8 @@ def load_checkpoint(path, model=None, optimizer=None) -> dict:
         info = meta.get("optimizer")
         if info is None:
             raise CheckpointError(f"{path}: no optimizer state in this checkpoint (saved without one)")
+        if not isinstance(info, dict) or not {"type", "num_params"} <= set(info):
+            raise CheckpointError(f"{path}: corrupt metadata: optimizer record {info!r}")
         if info["type"] != type(optimizer).__name__:
             raise CheckpointError(f"{path}: optimizer mismatch: file holds {info['type']} state, "
                                   f"got a {type(optimizer).__name__}")

@@ -38,17 +38,30 @@ def _check_seed(seed):
 
 
 class _Epochs:
-    """Shared epoch bookkeeping: which generator shuffles the current epoch.
+    """Shared epoch bookkeeping: which generator shuffles the current epoch, where it starts.
 
     Each iteration uses the current epoch number and then advances it, so a plain
     `for epoch ...: for batch in data:` loop sees a new permutation every epoch; a Trainer
     that calls `set_epoch(e)` first pins epoch `e` to the same permutation on every run.
+    `skip(k)` makes the next iteration start at batch k (a resumed epoch): it draws the
+    same random numbers as a full iteration, then yields from batch k on.
     """
 
     def __init__(self, shuffle: bool, seed):
         self.shuffle = bool(shuffle)
         self.seed = _check_seed(seed)
         self.epoch = 0
+        self._skip = 0
+
+    def skip(self, k: int):
+        """Start the next iteration at batch `k` (0-based), as if `k` batches had been taken."""
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+            raise ValueError(f"skip: k must be a non-negative integer, got {k!r}")
+        self._skip = int(k)
+
+    def _take_skip(self) -> int:
+        k, self._skip = self._skip, 0
+        return k
 
     def set_epoch(self, epoch: int):
         """Use epoch number `epoch` for the next iteration (matters only with a `seed`)."""
@@ -97,14 +110,15 @@ class Batches(_Epochs):
     def __iter__(self):
         n, bs = self.n, self.batch_size
         stop = len(self) * bs
+        first = self._take_skip() * bs
         rng = self._next_rng()
         if self.shuffle:
             order = rng.permutation(n)
-            for start in range(0, min(stop, n), bs):
+            for start in range(first, min(stop, n), bs):
                 idx = order[start:start + bs]
                 yield tuple(a[idx] for a in self.arrays)
         else:
-            for start in range(0, min(stop, n), bs):
+            for start in range(first, min(stop, n), bs):
                 yield tuple(a[start:start + bs] for a in self.arrays)
 
     def __repr__(self):
@@ -212,6 +226,7 @@ class BucketBatches(_Epochs):
         return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
     def __iter__(self):
+        first = self._take_skip()
         rng = self._next_rng()
         order = rng.permutation(self.n) if self.shuffle else np.arange(self.n)
         # Sort by (bucket number, length) in one stable pass: lexsort's last key is primary.
@@ -221,7 +236,7 @@ class BucketBatches(_Epochs):
         starts = np.arange(0, len(self) * self.batch_size, self.batch_size)
         if self.shuffle:
             starts = rng.permutation(starts)
-        for s in starts:
+        for s in starts[first:]:
             yield order[s:s + self.batch_size]
 
     def __repr__(self):

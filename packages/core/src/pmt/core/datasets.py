@@ -10,12 +10,17 @@ Each dataset is a `DatasetSpec` listing its files (`RemoteFile`: name, URL, sha2
    registry's size and sha256, then renamed into place (`os.replace`, atomic), so a file at
    its final path is always complete and verified.
 
-A file found in 1 or 2 is verified by size and sha256 too; the result is remembered in
-memory per (path, size, mtime), so fetching again is cheap.  A spec may give a
-`validate(path)` function accepting a local file whose checksum differs (the mirror's
-Fashion-MNIST files were re-compressed: other gzip bytes, same decompressed content).
-Anything that cannot be had raises `DatasetError`, naming the file, the URL, the
-expected checksum and where to put the file by hand.
+A file found in 1 or 2 is verified by size and sha256 too, on first use.  The result is
+remembered per (path, size, modification time, expected checksum), in memory and in a small
+stamp file in the cache (`$PMT_CACHE/verified.json`; the mirror itself is read-only), so
+later runs, and later processes, pay nothing; a file that changes is checked again.  A spec
+may give a `validate(path)` function accepting a local file whose checksum differs (the
+mirror's Fashion-MNIST files were re-compressed: other gzip bytes, same decompressed
+content, checked by the decompressed sha256).  A file that fails is refused with both
+checksums named, and, when its checksum is another registered file's (MNIST images put in
+`fashion-mnist/`), which file it really is.  Anything that cannot be had raises
+`DatasetError`, naming the file, the URL, the expected checksum and where to put the file
+by hand.
 
 Which hash guards what (none of the upstream sites publishes sha256 for every file):
 - mnist: sha256 of the official files (the mirror is byte-identical).
@@ -36,6 +41,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import json
 import os
 import shutil
 import warnings
@@ -46,6 +52,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
+
+from .files import atomic_write
 
 _CHUNK = 1 << 20  # 1 MiB reads: large enough for speed, small enough for a smooth bar
 
@@ -118,9 +126,11 @@ class DatasetSpec:
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
-# (path, size, mtime_ns) -> None (verified): a found file is hashed once per process.
-_VERIFIED: dict[tuple, None] = {}
+# "path|size|mtime_ns|expected sha256" of files verified in this process (and, through the
+# stamp file in the cache, in earlier ones).
+_VERIFIED: set = set()
 _WARNED: set = set()
+STAMP_FILE = "verified.json"
 
 
 def register(spec: DatasetSpec, overwrite: bool = False) -> DatasetSpec:
@@ -174,16 +184,47 @@ def sha256_of(path) -> str:
     return h.hexdigest()
 
 
+def _known_as(sha: str) -> str:
+    """' (that is the sha256 of <dataset>/<file>)' when `sha` is a registered file's checksum."""
+    for spec in _REGISTRY.values():
+        for f in spec.files + spec.archives:
+            if f.sha256 == sha:
+                return f" (that is the sha256 of {spec.name}/{f.filename})"
+    return ""
+
+
 def _checksum_problem(path: Path, rf: RemoteFile) -> str | None:
-    """None if `path` has `rf`'s size and sha256 (those known), else what differs."""
+    """None if `path` has `rf`'s size and sha256 (those known), else what differs, both checksums named."""
     size = path.stat().st_size
+    problems = []
     if rf.size is not None and size != rf.size:
-        return f"size {size} bytes, expected {rf.size}"
+        problems.append(f"size {size:,} bytes, expected {rf.size:,}")
     if rf.sha256 is not None:
         got = sha256_of(path)
         if got != rf.sha256:
-            return f"sha256 {got}, expected {rf.sha256}"
-    return None
+            problems.append(f"sha256 {got}{_known_as(got)}, expected {rf.sha256}")
+    return "; ".join(problems) or None
+
+
+def _stamp_key(path: Path, rf: RemoteFile) -> str:
+    st = path.stat()
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{rf.sha256}"
+
+
+def _stamped() -> set:
+    try:
+        return set(json.loads((get_cache_dir() / STAMP_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return set()          # none yet, unreadable or garbled: verify again (and rewrite it)
+
+
+def _remember(key: str):
+    """Record a verified file in memory and in the cache's stamp file (best effort)."""
+    _VERIFIED.add(key)
+    try:
+        atomic_write(get_cache_dir() / STAMP_FILE, json.dumps(sorted(_stamped() | {key}), indent=0))
+    except OSError:
+        pass                  # a read-only cache only costs a re-check next time
 
 
 def _warn_unverified(spec: DatasetSpec, rf: RemoteFile, path: Path):
@@ -196,9 +237,9 @@ def _warn_unverified(spec: DatasetSpec, rf: RemoteFile, path: Path):
 
 def _verify_found(spec: DatasetSpec, rf: RemoteFile, path: Path):
     """Accept a file found on disk: size+sha256 match, or else `rf.validate` passes."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key in _VERIFIED:
+    key = _stamp_key(path, rf)
+    if key in _VERIFIED or key in _stamped():
+        _VERIFIED.add(key)
         return
     problem = _checksum_problem(path, rf)
     if problem is not None and rf.validate is not None:
@@ -213,7 +254,7 @@ def _verify_found(spec: DatasetSpec, rf: RemoteFile, path: Path):
             f"Replace it with a good copy{_source_hint(rf)}, or delete it"
             f"{' so fetch() downloads it again' if _downloadable(spec, rf) else ''}.")
     _warn_unverified(spec, rf, path)
-    _VERIFIED[key] = None
+    _remember(key)
 
 
 def _downloadable(spec: DatasetSpec, rf: RemoteFile) -> bool:
@@ -268,8 +309,7 @@ def _download(spec: DatasetSpec, rf: RemoteFile, dest: Path, ddir: Path | None):
             f"was deleted. Try again, or fetch it by hand and {_manual_fix(spec, rf.filename, ddir)}.")
     _warn_unverified(spec, rf, dest)
     os.replace(part, dest)
-    st = dest.stat()
-    _VERIFIED[(str(dest.resolve()), st.st_size, st.st_mtime_ns)] = None
+    _remember(_stamp_key(dest, rf))
 
 
 def _stream(rf: RemoteFile, part: Path, offset: int):

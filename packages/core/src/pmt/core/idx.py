@@ -16,6 +16,7 @@ gzip by its first two bytes (0x1f 0x8b), not by the file name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -39,10 +40,21 @@ class IDXError(ValueError):
     """A file is not a well-formed IDX file (bad magic, truncated, wrong size)."""
 
 
-def _open(path: Path):
+def _data_size(path: Path) -> tuple[bool, int]:
+    """(is gzip, bytes of IDX content): the file size, or for gzip the size its trailer records.
+
+    A gzip stream ends with ISIZE, the uncompressed length mod 2**32, so the content's size is
+    known before decompressing anything: what lets `read_idx` refuse a header that announces
+    more data than the file holds before allocating it.
+    """
+    size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(2)
-    return gzip.open(path, "rb") if head == _GZIP_MAGIC else open(path, "rb")
+        if f.read(2) != _GZIP_MAGIC:
+            return False, size
+        if size < 18:                     # 10-byte header + 8-byte trailer at least
+            raise IDXError(f"{path}: truncated gzip file ({size} bytes)")
+        f.seek(-4, os.SEEK_END)
+        return True, struct.unpack("<I", f.read(4))[0]
 
 
 def read_idx_header(f, path="<stream>") -> tuple[np.dtype, tuple[int, ...]]:
@@ -81,7 +93,8 @@ def read_idx(path) -> np.ndarray:
     Raises:
         FileNotFoundError: no such file.
         IDXError (a ValueError): bad magic number, truncated header or data, trailing bytes,
-            or a corrupt gzip stream.
+            or a corrupt gzip stream.  The sizes in the header are checked against the
+            file's size (for gzip, the size its trailer records) before anything is allocated.
 
     Example (a 2 x 3 uint8 file written by hand: magic 0x00000802, then the sizes 2 and 3):
         >>> from pathlib import Path
@@ -94,12 +107,22 @@ def read_idx(path) -> np.ndarray:
     """
     path = Path(os.fspath(path))
     try:
-        with _open(path) as f:
+        gz, content = _data_size(path)
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
             dtype, shape = read_idx_header(f, path)
-            n = int(np.prod(shape, dtype=np.int64))
+            n = math.prod(shape)                      # Python ints: no overflow for absurd headers
+            want = n * dtype.itemsize
+            have = content - (4 + 4 * len(shape))
+            # gzip records the size mod 2**32, and deflate shrinks by at most ~1032:1.
+            expected = want % 2**32 if gz else want
+            if have < expected or (gz and want > 1032 * path.stat().st_size):
+                raise IDXError(f"{path}: truncated IDX data: header says shape {shape} of {dtype.name} "
+                               f"({want:,} bytes), file holds {max(have, 0):,}{' decompressed' if gz else ''}")
+            if have > expected:
+                raise IDXError(f"{path}: wrong size: {have - expected:,} bytes left after the {want:,} data bytes "
+                               f"that shape {shape} of {dtype.name} needs")
             out = np.empty(n, dtype=dtype)
             got = f.readinto(memoryview(out).cast("B")) if n else 0
-            want = n * dtype.itemsize
             if got < want:
                 raise IDXError(f"{path}: truncated IDX data: header says shape {shape} of "
                                f"{dtype.name} ({want} bytes), file holds {got}")

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from .files import atomic_open
 from .checkpoint import CheckpointError
 
 __all__ = ["SafetensorsError", "save_safetensors", "load_safetensors", "safetensors_metadata", "DTYPES",
@@ -125,7 +125,7 @@ def save_safetensors(path, tensors, metadata=None) -> Path:
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-(8 + len(text)) % _ALIGN)                    # pad: data area starts 8-aligned
 
-    with atomic_write(path) as f:                              # never a half-written file
+    with atomic_open(path) as f:                               # never a half-written file
         f.write(len(text).to_bytes(8, "little"))
         f.write(text)
         for _, _, a in arrays:

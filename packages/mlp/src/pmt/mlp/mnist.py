@@ -3,9 +3,10 @@
 Both are published as four gzip-compressed IDX files (`train-images-idx3-ubyte.gz`,
 `train-labels-idx1-ubyte.gz`, `t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`);
 Keras ships MNIST as one `mnist.npz` with arrays `x_train, y_train, x_test, y_test`.
-`load_mnist` reads either, from (in order) the folder you pass, `$PMT_DATA_DIR/<name>/`,
-the cache (`$PMT_CACHE/<name>/`, default `~/.cache/pmt/<name>/`), or what
-`pmt.core.datasets.fetch(name)` downloads (checksummed) into the cache.
+`load_mnist` reads either, from the folder you pass (as they are), or else through
+`pmt.core.datasets.fetch(name)`: `$PMT_DATA_DIR/<name>/`, the cache (`$PMT_CACHE/<name>/`,
+default `~/.cache/pmt/<name>/`) or a download, every file checked against the registry's
+checksums on first use.
 
 Example:
     >>> data = load_mnist("fashion-mnist")
@@ -19,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pmt.core.files import read_npz
 from pmt.core.idx import read_idx
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -68,14 +70,17 @@ def _find_files(folder: Path) -> dict | None:
 
 
 def _locate(name: str) -> dict:
-    """Local folders first (they may hold Keras' mnist.npz, which `fetch` does not know),
-    then `pmt.core.datasets.fetch`, which verifies checksums and downloads if needed."""
+    """The dataset's files through `pmt.core.datasets.fetch`, which checks them against the
+    registry's checksums (so Fashion-MNIST files put in `mnist/` are refused, not trained on
+    as MNIST) and downloads what is missing.  Keras' `mnist.npz`, which the registry does not
+    know, is used only when a data folder holds no IDX file of the dataset at all."""
     from pmt.core import datasets
-    roots = [r for r in (datasets.get_data_dir(), datasets.get_cache_dir()) if r is not None]
-    for root in roots:
-        found = _find_files(Path(root) / name)
-        if found:
-            return found
+    roots = [Path(r) / name for r in (datasets.get_data_dir(), datasets.get_cache_dir()) if r is not None]
+    has_idx = any((root / f"{stem}{ext}").is_file() for root in roots for stem in FILES.values() for ext in (".gz", ""))
+    if not has_idx:
+        for root in roots:
+            if (root / KERAS_NPZ).is_file():
+                return {"npz": root / KERAS_NPZ}
     paths = datasets.fetch(name)
     found = _find_files(Path(next(iter(paths.values()))).parent)
     if found is None:
@@ -124,11 +129,11 @@ def load_mnist(name: str = "mnist", data_dir=None, flatten: bool = True, scale: 
         if files is None:
             raise FileNotFoundError(f"load_mnist: {data_dir} holds neither the four IDX files nor {KERAS_NPZ}")
     if "npz" in files:
-        with np.load(files["npz"], allow_pickle=False) as z:
-            missing = [k for k in FILES if k not in z.files]
-            if missing:
-                raise ValueError(f"{files['npz']}: missing arrays {missing}; expected {list(FILES)}")
-            arrays = {k: z[k] for k in FILES}
+        z = read_npz(files["npz"])      # member sizes checked before anything is allocated
+        missing = [k for k in FILES if k not in z]
+        if missing:
+            raise ValueError(f"{files['npz']}: missing arrays {missing}; expected {list(FILES)}")
+        arrays = {k: z[k] for k in FILES}
     else:
         arrays = {k: read_idx(p) for k, p in files.items()}
     _check(arrays, where)

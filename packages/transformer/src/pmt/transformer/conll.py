@@ -92,23 +92,30 @@ def _check_tag(tag: str, good: set, path: Path, lineno: int, column: str):
     good.add(tag)
 
 
-def read_conll(path, encoding: str = "utf-8") -> list[Sentence]:
+MAX_SENTENCE_TOKENS = 1000
+
+
+def read_conll(path, encoding: str = "utf-8", max_sentence_tokens: int | None = MAX_SENTENCE_TOKENS) -> list[Sentence]:
     r"""Read a CoNLL-2003 style file into sentences.
 
     Accepts four columns ``token POS chunk NER`` or two columns ``token NER`` (fixed by the
-    first token line), any whitespace between columns, LF or CRLF line ends.  Blank lines end
-    a sentence; ``-DOCSTART-`` lines end a sentence and start a new document.
+    first token line), any whitespace between columns, LF or CRLF line ends, a UTF-8 byte
+    order mark.  Blank lines end a sentence; ``-DOCSTART-`` lines end a sentence and start a
+    new document.  Tags may be IOB1, IOB2 or BIOES (``convert_tags`` turns any into another).
 
     Args:
         path: the file.
         encoding: text encoding (the English files are ASCII).
+        max_sentence_tokens: a longer "sentence" is refused, naming its first line: it means
+            the blank lines between sentences are missing (None: no limit).
 
     Returns:
         list of `Sentence`, in file order; ``-DOCSTART-`` lines are not sentences.
 
     Raises:
-        ValueError: naming file and line, for a wrong number of columns or a tag that is not
-            ``O`` / ``<B|I|E|S>-<TYPE>`` (``X-PER``, ``B-``).
+        ValueError: naming file and line, for a wrong number of columns, a tag that is not
+            ``O`` / ``<B|I|E|S>-<TYPE>`` (``X-PER``, ``B-``), a sentence longer than
+            `max_sentence_tokens`; naming the file when it holds no sentence at all.
         FileNotFoundError: if the file does not exist.
 
     Example:
@@ -132,6 +139,9 @@ def read_conll(path, encoding: str = "utf-8") -> list[Sentence]:
 
     def flush():
         nonlocal cur, doc_has_sentences
+        if max_sentence_tokens is not None and len(cur) > max_sentence_tokens:
+            raise ValueError(f"{path}:{first_line}: a sentence of {len(cur):,} tokens starts here (more than "
+                             f"{max_sentence_tokens:,}): are the blank lines between sentences missing?")
         if cur:
             cols = list(zip(*cur))
             if ncols == 4:
@@ -143,8 +153,10 @@ def read_conll(path, encoding: str = "utf-8") -> list[Sentence]:
             doc_has_sentences = True
             cur = []
 
+    # utf-8-sig reads UTF-8 and drops a leading byte order mark instead of gluing it to a token.
+    opened = "utf-8-sig" if encoding.lower().replace("-", "").replace("_", "") == "utf8" else encoding
     # newline=None: universal newlines, so CRLF files read like LF ones.
-    with open(path, encoding=encoding, newline=None) as f:
+    with open(path, encoding=opened, newline=None) as f:
         try:
             lines = f.readlines()
         except UnicodeDecodeError as e:
@@ -176,6 +188,8 @@ def read_conll(path, encoding: str = "utf-8") -> list[Sentence]:
                 first_line = lineno
             cur.append(fields)
     flush()
+    if not sentences:
+        raise ValueError(f"{path}: no sentences (an empty file, or only -DOCSTART- and blank lines)")
     return sentences
 
 

@@ -1,9 +1,9 @@
 """A trained run folder in formats other tools read, and scoring through the exported ONNX file.
 
-    pmt-qqp export --model RUN --onnx qqp.onnx --safetensors qqp.safetensors
-    pmt-qqp eval   --model RUN --onnx qqp.onnx --split valid     # the network runs in onnxruntime
-    pmt-ner export --model RUN --onnx ner.onnx
-    pmt-ner eval   --model RUN --onnx ner.onnx --data eng.testa  # emissions from onnxruntime, CRF in numpy
+    pmt-qqp export --run-dir RUN --onnx qqp.onnx --safetensors qqp.safetensors
+    pmt-qqp eval   --run-dir RUN --onnx qqp.onnx --split valid     # the network runs in onnxruntime
+    pmt-ner export --run-dir RUN --onnx ner.onnx
+    pmt-ner eval   --run-dir RUN --onnx ner.onnx --data eng.testa  # emissions from onnxruntime, CRF in numpy
 
 Both files carry the task and the model's config (JSON) as metadata ("pmt.task", "pmt.config"),
 so a reader can rebuild the architecture from the file alone; the tokenizer or vocabularies stay
@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from pmt.core import cli
 from pmt.core.weights import save_weights
 
 from .ner.features import SentenceBatches, encode_sentences
@@ -57,6 +58,9 @@ def export_run(task: str, run_dir, onnx=None, safetensors=None) -> list[Path]:
     """
     if onnx is None and safetensors is None:
         raise ValueError("export: name at least one target, --onnx FILE or --safetensors FILE")
+    for flag, target in (("--onnx", onnx), ("--safetensors", safetensors)):
+        if target is not None:
+            cli.check_output_file(target, flag)       # before loading anything
     model, _ = _load_run(task, run_dir)
     written = []
     if safetensors is not None:
@@ -70,14 +74,16 @@ def add_export_command(sub, task: str, default_run: str):
     """Add `export` to a task CLI's sub-commands (prints what it wrote)."""
     x = sub.add_parser("export", help="write the run's model as ONNX (onnxruntime, ...) and/or safetensors "
                        "(PyTorch, ...)")
-    x.add_argument("--model", default=default_run, help="run folder written by train")
+    cli.add_run_dir(x, default_run, old=("--model",))
     x.add_argument("--onnx", metavar="FILE", help=f"ONNX file (needs the onnx extra: {task} encoder, opset 17)")
     x.add_argument("--safetensors", metavar="FILE", help="weights as safetensors, config in its metadata")
 
-    def run(a):
-        for path in export_run(task, a.model, a.onnx, a.safetensors):
+    def run(a, parser=None):
+        written = export_run(task, a.run_dir, a.onnx, a.safetensors)
+        for path in written:
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    x.set_defaults(func=run)
+        return written
+    x.set_defaults(func=run, parser=x)
     return x
 
 

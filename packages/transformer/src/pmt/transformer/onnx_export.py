@@ -36,7 +36,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from pmt.core.atomic import atomic_write
+from pmt.core.files import atomic_open
 
 from .layers import sinusoidal_table
 from .ner.model import TaggerConfig
@@ -232,7 +232,7 @@ def export_onnx(model, path) -> Path:
         proto = tagger_onnx(config, model.state_dict())
     else:
         raise TypeError(f"export_onnx: expected a PairClassifier or an NERTagger, got {type(model).__name__}")
-    with atomic_write(path) as f:
+    with atomic_open(path) as f:
         f.write(proto.SerializeToString())
     return Path(path)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
+from pmt.core.files import atomic_write
 
 from .pretokenize import Normalizer, piece_pattern
 from .wordpiece import CONTINUATION, learn_vocab, segment
@@ -441,20 +442,23 @@ class Tokenizer:
         return [self.decode(row, skip_special_tokens) for row in arr]
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | os.PathLike):
-        """Write the vocabulary file: a settings header line, then one token per line."""
+    def to_text(self) -> str:
+        """The vocabulary file's content: a settings header line, then one token per line."""
         header = (f"{_MAGIC} {_FORMAT_VERSION} lowercase={str(self.normalizer.lowercase).lower()} "
                   f"strip_accents={str(self.normalizer.strip_accents).lower()} "
                   f"split_punctuation={str(self.split_punctuation).lower()} "
                   f"max_word_chars={self.max_word_chars}")
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(header + "\n" + "\n".join(self._tokens) + "\n")
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written vocabulary
+        return header + "\n" + "\n".join(self._tokens) + "\n"
+
+    def save(self, path: str | os.PathLike):
+        """Write the vocabulary file (`to_text`), atomically: a crash never leaves half a vocabulary."""
+        atomic_write(path, self.to_text())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":
         """Read a file written by `save`. Raises `VocabFileError` naming the file, line and problem."""
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such vocabulary file")
         try:
             with open(path, encoding="utf-8", newline="") as f:
                 text = f.read()

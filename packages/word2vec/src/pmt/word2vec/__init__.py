@@ -11,7 +11,8 @@ from .layers import AxisDot, AxisMean, Embedding
 from .models import NegativeSamplingModel, cbow_softmax
 from .sampling import NegativeSampler, context_pairs, dynamic_windows, keep_probabilities, subsample
 from .scatter import scatter_add_rows
-from .training import Word2Vec, Word2VecConfig
+from .config import Word2VecConfig
+from .training import Word2Vec
 from .vocab import Vocab
 
 __version__ = "0.1.0"

@@ -38,26 +38,36 @@ def read_questions(source, lower: bool = True) -> list[tuple[str, list[tuple[str
         lower: lower-case the words (text8-style corpora are lower-case).
 
     Raises:
-        ValueError: naming the line that is neither `: section` nor four words.
+        ValueError: naming the line that is neither `: section` nor four words; a file that is
+            not UTF-8 or holds no question.
     """
     path = Path(os.fspath(source))
     if not path.exists() and str(source) == "analogy":
         path = _dataset_file("analogy", "questions-words.txt")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, expected a questions-words.txt file")
     sections: list = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith(":"):
-                sections.append((line[1:].strip(), []))
-                continue
-            words = line.lower().split() if lower else line.split()
-            if len(words) != 4:
-                raise ValueError(f"{path}:{lineno}: expected 4 words or ': section', got {line!r}")
-            if not sections:
-                sections.append(("(no section)", []))
-            sections[-1][1].append(tuple(words))
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            lines = f.readlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(":"):
+            sections.append((line[1:].strip(), []))
+            continue
+        words = line.lower().split() if lower else line.split()
+        if len(words) != 4:
+            raise ValueError(f"{path}:{lineno}: expected 4 words or ': section', got {line!r}")
+        if not sections:
+            sections.append(("(no section)", []))
+        sections[-1][1].append(tuple(words))
+    if not any(qs for _, qs in sections):
+        raise ValueError(f"{path}: no analogy questions (expected lines of 4 words, e.g. 'athens greece berlin "
+                         f"germany')")
     return sections
 
 

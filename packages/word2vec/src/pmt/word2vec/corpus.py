@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,12 @@ def resolve_corpus(source) -> Path:
     then the cache, then a download where the corpus has a public URL (text8).
 
     Raises:
-        FileNotFoundError: naming the path or dataset that could not be found (also when
-            `pmt.core.datasets` cannot provide it).
+        FileNotFoundError: naming the path or dataset that could not be found.
+        IsADirectoryError: `source` is a folder.
     """
     path = Path(os.fspath(source)).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"corpus {path}: is a folder; expected a .zip holding one text file, or a text file")
     if path.exists():
         return path
     name = str(source)
@@ -41,14 +44,13 @@ def resolve_corpus(source) -> Path:
         raise FileNotFoundError(f"corpus {name!r}: no such file, and not one of the known corpora "
                                 f"{sorted(KNOWN_CORPORA)}")
     from pmt.core.datasets import DatasetError, fetch
-
     try:
         files = fetch(name)
     except DatasetError as e:  # missing or corrupt: the same error as a missing path
         raise FileNotFoundError(str(e)) from e
-    if KNOWN_CORPORA[name] in files:
-        return Path(files[KNOWN_CORPORA[name]])
-    raise FileNotFoundError(f"dataset {name!r} has no file {KNOWN_CORPORA[name]!r} (got {sorted(files)})")
+    if KNOWN_CORPORA[name] not in files:
+        raise FileNotFoundError(f"dataset {name!r} has no file {KNOWN_CORPORA[name]!r} (got {sorted(files)})")
+    return Path(files[KNOWN_CORPORA[name]])
 
 
 def read_text(source, max_chars: int | None = None, lower: bool = True) -> str:
@@ -63,6 +65,10 @@ def read_text(source, max_chars: int | None = None, lower: bool = True) -> str:
     Returns:
         str, the decoded text.
 
+    Raises:
+        FileNotFoundError, IsADirectoryError: see `resolve_corpus`.  ValueError: a corrupt zip,
+            a zip not holding exactly one file, an empty corpus, a bad `max_chars`.
+
     Example:
         >>> text = read_text("gutenberg8", max_chars=1_000_000)   # the first megabyte
         >>> text.split()[:6], len(text.split())
@@ -72,13 +78,16 @@ def read_text(source, max_chars: int | None = None, lower: bool = True) -> str:
         raise ValueError(f"max_chars must be a positive integer or None, got {max_chars!r}")
     path = resolve_corpus(source)
     if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            if len(members) != 1:
-                raise ValueError(f"{path}: expected a zip with one text file (like text8.zip), "
-                                 f"found {len(members)} members: {[m.filename for m in members][:5]}")
-            with zf.open(members[0]) as f:
-                data = f.read() if max_chars is None else f.read(max_chars)
+        try:
+            with zipfile.ZipFile(path) as zf:
+                members = [m for m in zf.infolist() if not m.is_dir()]
+                if len(members) != 1:
+                    raise ValueError(f"{path}: expected a zip with one text file (like text8.zip), "
+                                     f"found {len(members)} members: {[m.filename for m in members][:5]}")
+                with zf.open(members[0]) as f:
+                    data = f.read() if max_chars is None else f.read(max_chars)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise ValueError(f"{path}: corrupt zip file ({e})") from None
     else:
         with open(path, "rb") as f:
             data = f.read() if max_chars is None else f.read(max_chars)
@@ -86,6 +95,8 @@ def read_text(source, max_chars: int | None = None, lower: bool = True) -> str:
         # Drop a word cut in half by the limit.
         cut = max(data.rfind(b" "), data.rfind(b"\n"))
         data = data[:cut] if cut > 0 else data
+    if not data.strip():
+        raise ValueError(f"{path}: the corpus is empty (no words)")
     text = data.decode("utf-8", errors="replace")
     return text.lower() if lower else text
 

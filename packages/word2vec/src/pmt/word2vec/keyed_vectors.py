@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+from pmt.core.errors import check_finite, nonfinite_report
+from pmt.core.files import atomic_open
 
 
 class KeyedVectors:
@@ -125,14 +127,20 @@ class KeyedVectors:
         return float(np.dot(self._as_unit(w1), self._as_unit(w2)))
 
     # ---- word2vec file formats ----------------------------------------------------------------
-    def save_word2vec_format(self, path, binary: bool = False):
-        """Write the vectors in word2vec.c's text or binary format (readable by gensim)."""
+    def save_word2vec_format(self, path, binary: bool = False, allow_nonfinite: bool = False):
+        """Write the vectors in word2vec.c's text or binary format (readable by gensim), atomically.
+
+        Raises:
+            DivergenceError: a vector holds NaN/inf (nothing is written) unless `allow_nonfinite`.
+        """
         for w in self.words:
             if not w or any(ch.isspace() for ch in w):
                 raise ValueError(f"cannot save word {w!r}: words must be non-empty and contain no whitespace")
         path = Path(path)
+        if not allow_nonfinite:
+            check_finite({"the vector table": self.vectors}, f"refusing to write {path}", "training diverged")
         V, D = self.vectors.shape
-        with open(path, "wb") as f:
+        with atomic_open(path) as f:
             f.write(f"{V} {D}\n".encode())
             if binary:
                 rows = self.vectors.astype("<f4")
@@ -144,44 +152,70 @@ class KeyedVectors:
                     f.write((w + " " + fmt % tuple(row) + "\n").encode("utf-8"))
 
     @classmethod
-    def load_word2vec_format(cls, path, binary: bool = False) -> "KeyedVectors":
+    def load_word2vec_format(cls, path, binary: bool = False, allow_nonfinite: bool = False) -> "KeyedVectors":
         """Read a file written by `save_word2vec_format`, word2vec.c or gensim.
 
+        The header's count and dimension are checked against the file's size before the
+        (V, dim) matrix is allocated.
+
+        Args:
+            path: the file.  binary: word2vec.c's binary format (else text).
+            allow_nonfinite: accept vectors holding NaN/inf (to inspect a diverged run).
+
         Raises:
-            ValueError: naming the file and what is wrong (bad header, short file, bad row).
+            ValueError: naming the file (and line) and what is wrong: bad header, short file,
+                bad row, NaN/inf values.
         """
         path = Path(os.fspath(path))
         with open(path, "rb") as f:
             data = f.read()
         nl = data.find(b"\n")
+        head = data[:nl if nl >= 0 else 60]
         try:
-            V, D = (int(x) for x in data[:nl].split())
+            V, D = (int(x) for x in head.split())
         except ValueError:
-            raise ValueError(f"{path}: first line must be '<count> <dim>', got {data[:min(nl, 60)]!r}") from None
-        words, pos = [], nl + 1
+            raise ValueError(f"{path}:1: first line must be '<count> <dim>', got {head[:60]!r}") from None
+        if V < 1 or D < 1:
+            raise ValueError(f"{path}:1: header announces {V} words of dimension {D}; both must be >= 1")
+        body = len(data) - nl - 1
         if binary:
+            need = V * (4 * D + 2)       # per word: >= 1 byte of word, a space, 4·D bytes of floats
+            if need > body:
+                raise ValueError(f"{path}: header announces {V:,} words of dimension {D}, at least {need:,} "
+                                 f"bytes in binary format, but the file holds {body:,} after it (truncated, "
+                                 f"or a text file: binary=False?)")
+            words, pos = [], nl + 1
             vecs = np.empty((V, D), dtype=np.float32)
             for i in range(V):
                 while pos < len(data) and data[pos:pos + 1] in (b"\n", b" "):
                     pos += 1  # the newline after the previous vector
                 sp = data.find(b" ", pos)
                 if sp < 0 or sp + 1 + 4 * D > len(data):
-                    raise ValueError(f"{path}: file ends inside word {i} of {V}")
+                    raise ValueError(f"{path}: file ends inside word {i + 1} of {V}")
                 words.append(data[pos:sp].decode("utf-8", errors="replace"))
                 vecs[i] = np.frombuffer(data, dtype="<f4", count=D, offset=sp + 1)
                 pos = sp + 1 + 4 * D
         else:
-            lines = data[pos:].decode("utf-8", errors="replace").splitlines()
-            lines = [ln for ln in lines if ln.strip()]
+            lines = [ln for ln in data[nl + 1:].decode("utf-8", errors="replace").splitlines() if ln.strip()]
             if len(lines) < V:
-                raise ValueError(f"{path}: header says {V} words, found {len(lines)} lines")
-            vecs = np.empty((V, D), dtype=np.float32)
+                raise ValueError(f"{path}: header says {V:,} words, found {len(lines):,} lines")
+            words, rows = [], []
             for i, ln in enumerate(lines[:V]):
                 parts = ln.rstrip().split(" ")
                 if len(parts) != D + 1:
-                    raise ValueError(f"{path}: line {i + 2} has {len(parts) - 1} numbers, expected {D}")
+                    raise ValueError(f"{path}:{i + 2}: {len(parts) - 1} numbers, expected {D} (the header's "
+                                     f"dimension){'; a binary file? pass binary=True' if i == 0 else ''}")
                 words.append(parts[0])
-                vecs[i] = np.array(parts[1:], dtype=np.float32)
+                rows.append(parts[1:])
+            try:
+                vecs = np.array(rows, dtype=np.float32)          # (V, D), allocated only now
+            except ValueError as e:
+                raise ValueError(f"{path}: a vector holds something that is not a number ({e})") from None
+        if not allow_nonfinite:
+            report = nonfinite_report({"the vector table": vecs})
+            if report is not None:
+                raise ValueError(f"{path}: {report} (vectors of a diverged run?); pass allow_nonfinite=True "
+                                 f"to load them for inspection")
         return cls(words, vecs)
 
     # ---- picture ------------------------------------------------------------------------------

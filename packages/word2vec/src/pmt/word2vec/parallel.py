@@ -16,9 +16,13 @@ is held between them), so the workers here are processes, and the shared state l
                                epochs finished, CPU seconds; and the epoch the main
                                process lets the workers start
 
-Each worker runs `Word2Vec.train_pass` over its part, epoch after epoch.  At the end of an
-epoch it waits until the main process has recorded the epoch and run `epoch_callback`
-(e.g. an analogy evaluation, which reads the tables while nothing writes to them).
+Each worker runs `epoch.train_epoch` (the function the single process runs) over its part,
+epoch after epoch, with a generator of its own per epoch, `default_rng((seed, 2, w, epoch))`,
+so a run resumed at an epoch end draws what it would have drawn.  At the end of an epoch
+it waits until the main process has copied the shared tables into the caller's array,
+recorded the epoch and run its callback (e.g. an analogy evaluation, which reads the tables
+while nothing writes to them).  Workers ignore Ctrl-C: the main process decides, stops them
+and keeps the tables of the last finished epoch.
 
 On Linux the workers are *forked*: no new interpreter to start, the corpus and the
 sampler already in memory, and a script needs no `if __name__ == "__main__":` guard.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 import traceback
@@ -37,6 +42,8 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from .config import Word2VecConfig
+from .epoch import train_epoch
 from .sampling import NegativeSampler, keep_probabilities, sentence_ids
 
 _POLL = 0.02     # seconds between the main process's looks at the workers' progress
@@ -75,6 +82,8 @@ class _State:
 
 def _worker(w, spec, errors):
     """Body of worker process `w`: train on its part of the corpus until all epochs are done."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)     # Ctrl-C is the main process's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)    # and terminate() must end us at once
     shms = []
     try:
         _train_part(w, spec, shms)
@@ -90,7 +99,6 @@ def _worker(w, spec, errors):
 
 
 def _train_part(w, spec, shms):
-    from .training import Word2Vec, Word2VecConfig
     shm, tables = _attach(spec["tables"], spec["tables_shape"], np.float32)
     shms.append(shm)
     shm, ids = _attach(spec["ids"], (spec["n"],), np.int32)
@@ -102,14 +110,12 @@ def _train_part(w, spec, shms):
     part = ids[lo:hi]
     starts = spec["line_starts"]   # sentence numbers of this part only (numbering relative to it)
     sent = None if starts is None else sentence_ids(hi - lo, starts - lo)
-    model = Word2Vec(Word2VecConfig(**spec["config"]))
-    model._tables = tables
-    c = model.config
-    rng = np.random.default_rng((c.seed, 2, w))
+    c = Word2VecConfig(**spec["config"])
     keep_p = keep_probabilities(spec["counts"], c.sample)
     sampler = NegativeSampler(spec["counts"])
     total = max(c.epochs * spec["n"], 1)
-    for epoch in range(c.epochs):
+    for epoch in range(spec["first_epoch"], c.epochs):
+        rng = np.random.default_rng((c.seed, 2, w, epoch))
         base = epoch * len(part)
         c0 = time.process_time()
 
@@ -117,9 +123,9 @@ def _train_part(w, spec, shms):
             state.progress[w] = base + done
             return c.alpha * max(1.0 - int(state.progress.sum()) / total, c.min_alpha_ratio)
 
-        trained, alpha = model.train_pass(part, sent, keep_p, sampler, rng, rate)
+        res = train_epoch(tables, c, part, sent, keep_p, sampler, rng, rate)
         state.progress[w] = base + len(part)
-        state.cpu[w], state.trained[w], state.alpha[w] = time.process_time() - c0, trained, alpha
+        state.cpu[w], state.trained[w], state.alpha[w] = time.process_time() - c0, res.trained, res.alpha
         state.epochs_done[w] = epoch + 1
         while state.go[0] < epoch + 1:      # the main process records the epoch, then lets us go on
             time.sleep(0.002)
@@ -141,78 +147,76 @@ def _one_blas_thread():
                 os.environ[k] = v
 
 
-def train_hogwild(model, ids, line_starts, workers: int, progress: bool, epoch_callback):
-    """`Word2Vec.train` with `workers` processes sharing the tables (see the module docstring).
+def train_hogwild(tables, counts, config, ids, line_starts, workers: int, bar, end_epoch, first_epoch=0, stop=None):
+    """Train `tables` in place with `workers` processes sharing a copy of them (module docstring).
 
-    Each epoch is one entry of `model.history`; its `cpu_seconds` add up the workers' CPU time.
+    Args:
+        tables: (2V, D) float32 W_in stacked on W_out; holds the shared tables' content after
+            every epoch (before `end_epoch` runs) and at the end.
+        counts: (V,) word counts.  config: a `Word2VecConfig`.
+        ids: (n,) int32 corpus.  line_starts: (L,) sentence starts or None.
+        bar: a `pmt.core.progress.Progress` counting corpus words.
+        end_epoch: called as `end_epoch(epoch, trained, seconds, cpu_seconds, alpha, None)`
+            after each epoch, `cpu_seconds` adding up the workers' CPU time.
+        first_epoch: epochs already done (a resumed run).
+        stop: checked while waiting; a requested stop ends the workers and raises
+            KeyboardInterrupt, `tables` keeping the last finished epoch.
     """
-    c = model.config
+    c = config
     n = len(ids)
     workers = max(1, min(workers, n // 1000 or 1))      # a part should hold more than a few batches
     bounds = np.linspace(0, n, workers + 1).astype(np.int64).tolist()
-    spec_tables = _shared(model._tables)
+    spec_tables = _shared(tables)
     spec_ids = _shared(np.ascontiguousarray(ids, dtype=np.int32))
     state_shm = shared_memory.SharedMemory(create=True, size=_State.nbytes(workers))
     state_shm.buf[:] = bytes(state_shm.size)
     state = _State(state_shm.buf, workers)
-    tables = np.ndarray(model._tables.shape, np.float32, buffer=spec_tables.buf)
-    own_tables, model._tables = model._tables, tables     # callbacks read the live shared tables
+    shared = np.ndarray(tables.shape, np.float32, buffer=spec_tables.buf)
     spec = {"tables": spec_tables.name, "tables_shape": tables.shape, "ids": spec_ids.name, "n": n,
-            "state": state_shm.name, "workers": workers, "bounds": bounds, "config": model.config_dict(),
-            "counts": np.asarray(model.vocab.counts),
+            "state": state_shm.name, "workers": workers, "bounds": bounds, "config": c.to_dict(),
+            "counts": np.asarray(counts), "first_epoch": first_epoch,
             "line_starts": None if line_starts is None else np.asarray(line_starts)}
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     errors = ctx.Queue()
     procs = [ctx.Process(target=_worker, args=(w, spec, errors), daemon=True, name=f"word2vec-worker-{w}")
              for w in range(workers)]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=max(c.epochs * n, 1), unit="w", unit_scale=True, desc=f"{c.model} x{workers}",
-                   smoothing=0.1)
     try:
         t0 = time.perf_counter()
         with _one_blas_thread():
             for p in procs:
                 p.start()
-        shown = 0
-        for epoch in range(c.epochs):
+        shown = first_epoch * n
+        for epoch in range(first_epoch, c.epochs):
             while state.epochs_done.min() <= epoch:
                 time.sleep(_POLL)
+                if stop is not None and stop.requested:
+                    raise KeyboardInterrupt
                 failed = [p for p in procs if p.exitcode not in (None, 0)]
                 if failed:
                     w, msg, tb = errors.get(timeout=5) if not errors.empty() else (
                         failed[0].name, f"exit code {failed[0].exitcode}", "(no traceback)")
                     raise RuntimeError(f"word2vec worker {w} failed: {msg}\nworker traceback:\n{tb}")
-                if bar is not None:
-                    done = int(state.progress.sum())
+                done = int(state.progress.sum())
+                if done > shown:
                     bar.update(done - shown)
                     shown = done
-            dt = time.perf_counter() - t0
-            model._record_epoch(epoch, n, int(state.trained.sum()), dt, float(state.cpu.sum()),
-                                float(state.alpha.min()))
-            if epoch_callback is not None:
-                epoch_callback(epoch, model)
+            tables[...] = shared      # the epoch's result, in the caller's array
+            end_epoch(epoch, int(state.trained.sum()), time.perf_counter() - t0, float(state.cpu.sum()),
+                      float(state.alpha.min()), None)
             t0 = time.perf_counter()
             state.go[0] = epoch + 1
         for p in procs:
             p.join()
-        if bar is not None:
-            bar.update(c.epochs * n - shown)
-        own_tables[...] = tables
+        bar.update(c.epochs * n - shown)
     finally:
         for p in procs:
             if p.is_alive():
                 p.terminate()
                 p.join()
-        if bar is not None:
-            bar.close()
-        model._tables = own_tables
-        del tables, state
+        del shared, state
         for shm in (spec_tables, spec_ids, state_shm):
             try:
                 shm.close()
-            except BufferError:   # a caller still holds a view (e.g. KeyedVectors from a callback)
-                pass              # the block is freed when that view goes; unlink removes its name now
+            except BufferError:   # a view is still alive somewhere: the block is freed when it goes;
+                pass              # unlink removes its name now
             shm.unlink()
-    return model.history

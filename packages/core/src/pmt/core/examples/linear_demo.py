@@ -1,6 +1,6 @@
 """Linear softmax classifier on Gaussian blobs, trained end to end by `pmt.core.Trainer`.
 
-    python -m pmt.core.examples.linear_demo [--epochs 15] [--lr 0.05] [--seed 0] [--out runs/linear_demo]
+    python -m pmt.core.examples.linear_demo [--epochs 15] [--lr 0.05] [--seed 0] [--run-dir runs/linear_demo]
 
 It shows the whole `pmt.core` toolchain on a model small enough to read in one sitting:
 a model implementing the Trainer protocol with hand-written gradients (`LinearClassifier`),
@@ -198,18 +198,21 @@ def make_blobs(n_per_class: int, num_classes: int = 3, dim: int = 2, spread: flo
 
 def main(argv=None) -> dict:
     """Run the demo; returns the final numbers (also printed)."""
-    ap = argparse.ArgumentParser(prog="python -m pmt.core.examples.linear_demo",
-                                 description="Train a linear softmax classifier on 3 Gaussian blobs "
-                                             "with pmt.core's Trainer and plot its history.")
-    ap.add_argument("--epochs", type=int, default=15, help="training epochs (default 15)")
-    ap.add_argument("--lr", type=float, default=0.05, help="peak Adam learning rate (default 0.05)")
-    ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    ap.add_argument("--classes", type=int, default=3, help="number of blobs/classes (default 3)")
-    ap.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    ap.add_argument("--out", default="runs/linear_demo", help="output folder (default runs/linear_demo)")
+    from .. import cli
+    ap = cli.ArgumentParser(prog="python -m pmt.core.examples.linear_demo",
+                            description="Train a linear softmax classifier on 3 Gaussian blobs "
+                                        "with pmt.core's Trainer and plot its history.",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--epochs", type=cli.positive_int, default=15, help="training epochs")
+    ap.add_argument("--lr", type=cli.positive_float, default=0.05, help="peak Adam learning rate")
+    ap.add_argument("--seed", type=cli.nonneg_int, default=0, help="random seed")
+    ap.add_argument("--classes", type=cli.positive_int, default=3, help="number of blobs/classes (>= 2)")
+    ap.add_argument("--batch-size", type=cli.positive_int, default=32, help="batch size")
+    cli.add_run_dir(ap, "runs/linear_demo", help="output folder (rewritten by every run of the demo)",
+                    old=("--out",))
     args = ap.parse_args(argv)
-    if args.epochs < 1 or args.lr <= 0 or args.classes < 2 or args.batch_size < 1:
-        ap.error("need --epochs >= 1, --lr > 0, --classes >= 2, --batch-size >= 1")
+    if args.classes < 2:
+        ap.error(f"argument --classes: must be >= 2, got {args.classes}")
 
     t0 = time.perf_counter()
     seed(args.seed)
@@ -218,7 +221,7 @@ def main(argv=None) -> dict:
     train = batches(x[:n_train], y[:n_train], batch_size=args.batch_size, shuffle=True)
     test = batches(x[n_train:], y[n_train:], batch_size=256)
 
-    out = Path(args.out)
+    out = Path(args.run_dir)
     model = LinearClassifier(2, args.classes)
     opt = Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * len(train)

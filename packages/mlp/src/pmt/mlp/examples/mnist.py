@@ -2,14 +2,17 @@
 
     python -m pmt.mlp.examples.mnist [--dataset mnist|fashion-mnist] [--epochs 20] [--batch-size 128]
                                      [--lr 1e-3] [--hidden 512 256] [--dropout 0.2] [--seed 0]
-                                     [--out runs/mnist] [--resume] [--demo]
+                                     [--run-dir runs/mnist] [--resume | --overwrite] [--demo]
 
 Default recipe: 784-512-256-10, ReLU, Dropout 0.2 after each hidden layer, softmax
 cross-entropy on logits, Adam(1e-3) with a per-step cosine decay to 0, batch 128, 20
 epochs.  Prints per-epoch train/test loss and top-1 accuracy (the fraction of images whose
-highest-scoring class is the true one), writes `history.png`, the checkpoint `last.npz`
-(after every epoch; `--resume` continues from it) and `metrics.json` (final numbers,
-seconds per epoch, peak memory) into `--out`.
+highest-scoring class is the true one), and writes into the run folder (`--run-dir`)
+`config.json`, `history.png`, the checkpoint `last.npz` (after every epoch; `--resume`
+continues from it, or from `interrupted.npz` after a Ctrl-C, exactly where it stopped) and
+`metrics.json` (final numbers, seconds per epoch, peak memory).  The CLI contract of
+`pmt.core.cli` holds: a folder holding a run is refused unless `--resume` or `--overwrite`;
+exit status 0, 1 (diverged), 2 (bad input, one line naming it) or 130 (Ctrl-C).
 
 `--demo` is the short version `make demo` runs: 2 epochs of the default model on MNIST, or
 on Fashion-MNIST when MNIST is not installed.
@@ -24,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pmt.core import Adam, Cosine, PlotHistory, Trainer, accuracy, batches, distributed, seed
-from pmt.core.datasets import DatasetError
+from pmt.core import Adam, Cosine, PlotHistory, Trainer, accuracy, batches, cli, seed
+from pmt.core.datasets import DatasetError, fetch
+from pmt.core.run_folder import RunFolder
 
 from ..activations import ReLU
 from ..dense import Dense
@@ -34,7 +38,7 @@ from ..losses import CategoricalCrossEntropy
 from ..mnist import CLASS_NAMES, DATASETS, load_mnist
 from ..sequential import Sequential
 
-__all__ = ["build_model", "main"]
+__all__ = ["build_model", "main", "run"]
 
 
 def build_model(hidden=(512, 256), dropout=0.2, num_classes=10, input_shape=(784,)) -> Sequential:
@@ -51,54 +55,55 @@ def build_model(hidden=(512, 256), dropout=0.2, num_classes=10, input_shape=(784
     return Sequential(layers, input_shape=input_shape, name="mlp")
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(prog="pmt-mnist", description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+PROG = "pmt-mnist"
+# What a --resume may change; everything else must stay as the run was started.
+RESUMABLE = {"epochs", "checkpoint_every"}
+
+
+def build_parser():
+    ap = cli.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0],
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--dataset", choices=DATASETS, default=None,
                     help="which dataset (default: mnist; with --demo, whichever is installed)")
-    ap.add_argument("--epochs", type=int, default=None, help="total epochs (default 20, --demo 2)")
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=1e-3, help="Adam's peak learning rate (cosine-decayed to 0)")
-    ap.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="hidden layer sizes")
-    ap.add_argument("--dropout", type=float, default=0.2, help="dropout rate after each hidden layer")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=None, help="output folder (default runs/<dataset>)")
-    ap.add_argument("--resume", action="store_true", help="continue from <out>/last.npz")
+    ap.add_argument("--data-dir", default=None, metavar="DIR",
+                    help="a folder holding the four IDX files or mnist.npz, used as they are (default: "
+                         "the checksummed copy found through PMT_DATA_DIR / the cache / a download)")
+    cli.add_training_flags(ap, run_dir=None, epochs=None, batch_size=128, lr=1e-3, seed=0,
+                           lr_help="Adam's peak learning rate (cosine-decayed to 0)")
+    ap.add_argument("--run-dir", default=None, metavar="DIR",
+                    help="run folder (default runs/<dataset>, runs/<dataset>-demo with --demo)")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
+    how.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    ap.add_argument("--epochs", type=cli.positive_int, default=None, metavar="N",
+                    help="total epochs (default 20, --demo 2)")
+    ap.add_argument("--hidden", type=cli.positive_int, nargs="+", default=[512, 256], help="hidden layer sizes")
+    ap.add_argument("--dropout", type=cli.dropout_rate, default=0.2, help="dropout rate after each hidden layer")
     ap.add_argument("--demo", action="store_true", help="short run for `make demo`")
-    ap.add_argument("--limit", type=int, default=None, help="train on the first N training images only")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = ap.parse_args(argv)
+    cli.deprecate(ap, "--out", "--run-dir")
+    cli.deprecate(ap, "--limit", "--max-train")
+    return ap
+
+
+def parse_args(argv=None):
+    """The parsed arguments, with --epochs' default filled in (20, or 2 with --demo)."""
+    args = cli.parse_args(build_parser(), argv)
     if args.epochs is None:
         args.epochs = 2 if args.demo else 20
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not args.lr > 0:
-        ap.error(f"--lr must be > 0, got {args.lr}")
-    if not 0 <= args.dropout < 1:
-        ap.error(f"--dropout must lie in [0, 1), got {args.dropout}")
-    if any(h < 1 for h in args.hidden):
-        ap.error(f"--hidden sizes must be >= 1, got {args.hidden}")
-    if args.limit is not None and args.limit < 1:
-        ap.error(f"--limit must be >= 1, got {args.limit}")
     return args
 
 
-def _load(args):
-    """The dataset asked for; with --demo and no --dataset, the first one installed."""
-    if args.dataset is not None or not args.demo:
-        name = args.dataset or "mnist"
-        try:
-            return name, load_mnist(name)
-        except (DatasetError, FileNotFoundError) as e:
-            raise SystemExit(f"pmt-mnist: {e}") from None
-    errors = []
+def _choose_dataset(args) -> str:
+    """The dataset asked for; with --demo and no --dataset, the first one on disk (else mnist)."""
+    if args.dataset is not None or not args.demo or args.data_dir is not None:
+        return args.dataset or "mnist"
     for name in DATASETS:
         try:
-            return name, load_mnist(name)
-        except (DatasetError, FileNotFoundError) as e:
-            errors.append(f"{name}: {e}")
-    raise SystemExit("demo: neither MNIST nor Fashion-MNIST is available:\n" + "\n".join(errors))
+            fetch(name, download=False)
+            return name
+        except DatasetError:
+            pass
+    return "mnist"
 
 
 def peak_rss_mb() -> float:
@@ -107,15 +112,23 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def main(argv=None) -> dict:
+def run(argv=None) -> dict:
+    """Train as the command line says; returns the final metrics (also written to metrics.json)."""
+    parser = build_parser()
     args = parse_args(argv)
-    if args.resume and args.out is not None and not (args.out / "last.npz").exists():
-        raise SystemExit(f"--resume: no checkpoint at {args.out / 'last.npz'}; run once without --resume first")
-    dataset, data = _load(args)
-    out = args.out or Path("runs") / (dataset + ("-demo" if args.demo else ""))
+    dataset = _choose_dataset(args)
+    folder = RunFolder(args.run_dir or Path("runs") / (dataset + ("-demo" if args.demo else "")), dataset, PROG)
+    folder.prepare(args.resume, args.overwrite)
+    if args.data_dir is not None:
+        args.data_dir = folder.record_path(args.data_dir)
+    if args.resume:
+        saved = folder.config(required=("train",))["train"]
+        args = cli.settings_for_resume(args, saved, parser, RESUMABLE, folder.path)
+        dataset = args.dataset or dataset
+    data = load_mnist(dataset, data_dir=args.data_dir)
     x_train, y_train = data.x_train, data.y_train
-    if args.limit:
-        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+    if args.max_train:
+        x_train, y_train = x_train[:args.max_train], y_train[:args.max_train]
 
     seed(args.seed)
     model = build_model(args.hidden, args.dropout)
@@ -123,24 +136,26 @@ def main(argv=None) -> dict:
     train = batches(x_train, y_train, batch_size=args.batch_size, shuffle=True)
     test = batches(data.x_test, data.y_test, batch_size=1000)
     optimizer = Adam(model.parameters(), lr=args.lr)
+    out = folder.path
     trainer = Trainer(model, optimizer, CategoricalCrossEntropy(input="logits"), metrics={"acc": accuracy},
                       schedule=Cosine(args.lr, total_steps=args.epochs * len(train)),
                       callbacks=[PlotHistory(out / "history.png", title=f"MLP on {dataset}")],
-                      progress=False if args.no_progress else None, checkpoint_dir=out)
-    resume = out / "last.npz" if args.resume else None
-    if resume is not None and not resume.exists():
-        raise SystemExit(f"--resume: no checkpoint at {resume}; run once without --resume first")
+                      progress=False if args.no_progress else None, checkpoint_dir=out,
+                      checkpoint_every=args.checkpoint_every)
+    settings = cli.run_settings(args)
+    settings["dataset"] = dataset
+    folder.start(None if args.resume else {"config.json": json.dumps({"train": settings}, indent=1)})
     print(f"{dataset}: {len(x_train)} training images, {len(data.x_test)} test images; writing to {out}/")
-    history = trainer.fit(train, epochs=args.epochs, eval_data=test, resume=resume)
+    history = trainer.fit(train, epochs=args.epochs, eval_data=test, resume=out if args.resume else None)
+    cli.raise_if_interrupted(trainer)
 
     metrics = {
         "dataset": dataset, "epochs": trainer.epoch, "test_loss": history["val_loss"][-1],
         "test_acc": history["val_acc"][-1], "train_loss": history["loss"][-1],
         "seconds_per_epoch": float(np.median(history["seconds"])), "peak_rss_mb": peak_rss_mb(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "config": settings,
     }
-    if distributed.is_main():
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    folder.write("metrics.json", json.dumps(metrics, indent=2) + "\n")
     wrong = np.flatnonzero(model.predict(data.x_test).argmax(axis=1) != data.y_test)
     names = CLASS_NAMES[dataset]
     print(f"test accuracy {100 * metrics['test_acc']:.2f}% ({len(wrong)} of {len(data.y_test)} wrong), "
@@ -154,11 +169,15 @@ def main(argv=None) -> dict:
     return metrics
 
 
-def cli():
-    """Console-script entry point (`pmt-mnist`); also `mpiexec -n N python -m pmt.mlp.examples.mnist`."""
-    with distributed.job():
-        main()
+def main(argv=None) -> int:
+    """The command line: exit status 0, 1 (diverged), 2 (bad input), 130 (Ctrl-C)."""
+    return cli.main(run, argv, PROG)
+
+
+def console():
+    """Console-script entry point (`pmt-mnist`)."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    cli()
+    console()

@@ -6,21 +6,31 @@ Each example is a random sequence of 5-20 symbols from a 30-symbol alphabet; the
 sequence reversed (or sorted, or copied).  Training draws fresh sequences every step; the
 held-out set is drawn from a separate generator and sequences seen in training are removed
 from it.  The score is *exact match* under greedy decoding: the whole output, up to EOS, must
-equal the target.  Written to `--out` (default runs/toy-<task>/): the checkpoint, the history
-plot, and a heat-map of the cross-attention of one held-out example (for `reverse` it is an
-anti-diagonal: output position i attends to source position n-1-i).
+equal the target.  Training runs on `pmt.core.Trainer`: an "epoch" is `--eval-every` steps,
+each followed by the held-out exact match.  Written to the run folder (`--run-dir`, default
+runs/toy-<task>/): `config.json`, the checkpoints (`last.npz`, `interrupted.npz` on Ctrl-C),
+`results.json`, the history plot, and a heat-map of the cross-attention of one held-out
+example (for `reverse` it is an anti-diagonal: output position i attends to source position
+n-1-i).  The CLI contract of `pmt.core.cli` holds: a folder holding a run is refused unless
+`--resume` (continue exactly where it stopped) or `--overwrite`; exit status 0, 1 (diverged:
+one line with the step, loss and learning rate), 2 (bad input) or 130 (Ctrl-C).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from pmt.core.checkpoint import save_checkpoint
-from pmt.core.optimizers import Adam, clip_grad_norm
+from pmt.core import cli
+from pmt.core.optimizers import Adam
+from pmt.core.run_folder import RunFolder
 from pmt.core.seeding import seed as seed_everything
-from tqdm import tqdm
+from pmt.core.trainer import Trainer
+from pmt.graph import no_grad
 
 from pmt.transformer.model import Transformer
 
@@ -67,20 +77,37 @@ def make_batch(task: str, n: int, rng: np.random.Generator, min_len: int = 5, ma
 def exact_match(pred, tgt_out) -> float:
     """Fraction of rows whose prediction equals the target up to and including EOS.
 
-    pred: (n, L1) decoded ids (PAD after EOS); tgt_out: (n, L2) targets (PAD after EOS).
+    pred: (n, L1) decoded ids (PAD after EOS), or (n, L, V) scores of teacher-forced decoding
+    (the argmax is taken); tgt_out: (n, L2) targets (PAD after EOS).  Positions where the
+    target is PAD are not compared: a decoded row has PAD there anyway once it emitted EOS
+    in the right place, and teacher-forced scores there mean nothing.
     """
+    pred = np.asarray(pred)
+    if pred.ndim == 3:
+        pred = pred.argmax(-1)
     width = max(pred.shape[1], tgt_out.shape[1])
     a = np.full((len(pred), width), PAD); a[:, :pred.shape[1]] = pred
     b = np.full((len(tgt_out), width), PAD); b[:, :tgt_out.shape[1]] = tgt_out
-    return float(np.mean(np.all(a == b, axis=1)))
+    return float(np.mean(np.all((a == b) | (b == PAD), axis=1)))
+
+
+class ToyTransformer(Transformer):
+    """The toy model: evaluation scores greedy decoding, as the task is judged, not teacher forcing."""
+
+    def eval_step(self, batch, loss=None):
+        """(teacher-forced loss, greedily decoded ids (n, L) padded with PAD)."""
+        value, _ = super().eval_step(batch, loss)
+        src, _, tgt_out = batch
+        with no_grad():
+            return value, self.greedy_decode(src, BOS, EOS, max_len=tgt_out.shape[1])
 
 
 def build_model(d_model=64, n_heads=4, d_ff=256, layers=2, dropout=0.0, max_len=24, n_symbols=30):
     """The toy model: a small pre-LN encoder-decoder with shared source/target vocabulary."""
     vocab = N_SPECIAL + n_symbols
-    return Transformer(vocab, vocab, d_model=d_model, n_heads=n_heads, d_ff=d_ff, n_encoder_layers=layers,
-                       n_decoder_layers=layers, dropout=dropout, max_len=max_len, pad_id=PAD,
-                       share_embeddings=True)
+    return ToyTransformer(vocab, vocab, d_model=d_model, n_heads=n_heads, d_ff=d_ff, n_encoder_layers=layers,
+                          n_decoder_layers=layers, dropout=dropout, max_len=max_len, pad_id=PAD,
+                          share_embeddings=True)
 
 
 def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
@@ -91,8 +118,48 @@ def lr_at(step: int, steps: int, peak: float, warmup: int) -> float:
     return peak * 0.5 * (1.0 + np.cos(np.pi * min(1.0, progress)))
 
 
+class ToyBatches:
+    """`steps` fresh random batches in "epochs" of `steps_per_epoch`, each epoch from its own
+    generator `default_rng((seed, epoch))`: an interrupted epoch is re-drawn exactly on resume.
+
+    Shape: each batch is `make_batch`'s (src, tgt_in, tgt_out).
+    """
+
+    def __init__(self, task, batch_size, steps, steps_per_epoch, seed, min_len, max_len):
+        self.task, self.batch_size, self.steps, self.steps_per_epoch = task, batch_size, steps, steps_per_epoch
+        self.seed, self.min_len, self.max_len = seed, min_len, max_len
+        self.epoch = 1
+
+    @property
+    def epochs(self) -> int:
+        return math.ceil(self.steps / self.steps_per_epoch)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return min(self.steps_per_epoch, self.steps - (self.epoch - 1) * self.steps_per_epoch)
+
+    def __iter__(self):
+        rng = np.random.default_rng((self.seed, self.epoch))
+        for _ in range(len(self)):
+            yield make_batch(self.task, self.batch_size, rng, self.min_len, self.max_len)
+
+    def sources_seen(self, limit=200_000) -> set:
+        """The training sources (as bytes) of every epoch, drawn again: what the held-out set must avoid."""
+        seen = set()
+        for epoch in range(1, self.epochs + 1):
+            self.set_epoch(epoch)
+            for src, _, _ in self:
+                seen.update(map(bytes, src.astype(np.uint8)))
+                if len(seen) >= limit:
+                    return seen
+        return seen
+
+
 def train_toy(task="reverse", steps=4000, batch_size=64, lr=1e-3, warmup=200, eval_every=500,
-              n_eval=500, min_len=5, max_len=20, seed=0, out_dir=None, progress=True, model_kw=None):
+              n_eval=500, min_len=5, max_len=20, seed=0, out_dir=None, progress=True, model_kw=None,
+              resume=False, checkpoint_every=None, on_start=None):
     """Train on fresh random batches, evaluate greedy exact match on a held-out set.
 
     Args:
@@ -102,49 +169,45 @@ def train_toy(task="reverse", steps=4000, batch_size=64, lr=1e-3, warmup=200, ev
         eval_every: steps between held-out evaluations (one history "epoch" each).
         n_eval: held-out examples.  min_len, max_len: sequence lengths.
         seed: seeds initialisation, training data and (via seed + 1) the held-out set.
-        out_dir: where to write checkpoint and plots (None: write nothing).
-        progress: show a tqdm bar.  model_kw: overrides for `build_model`.
+        out_dir: where to write checkpoints and plots (None: write nothing).
+        progress: show progress (True, False, or None: a bar on a terminal, else lines).
+        model_kw: overrides for `build_model`.
+        resume: continue the run in `out_dir` from its newest checkpoint.
+        checkpoint_every: also write `last.npz` every this many steps.
+        on_start: called just before training starts (the CLI writes its run files there).
 
     Returns:
         dict with "model", "history", "exact_match" (final held-out), "seconds", "steps",
-        and the paths written.
+        "trainer", and the paths written.
+
+    Raises:
+        DivergenceError: the loss became NaN/inf (one line: step, loss, learning rate).
     """
     seed_everything(seed)
-    rng = np.random.default_rng(seed)
     model = build_model(max_len=max_len + 4, **(model_kw or {}))
     opt = Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), eps=1e-9)
-    ev_src, _, ev_out = make_batch(task, n_eval, np.random.default_rng(seed + 1), min_len, max_len)
-    history = {"loss": [], "val_exact_match": [], "lr": []}
-    seen = set()
+    data = ToyBatches(task, batch_size, steps, eval_every, seed, min_len, max_len)
+    ev_src, ev_in, ev_out = make_batch(task, n_eval, np.random.default_rng(seed + 1), min_len, max_len)
+    trainer = Trainer(model, opt, None, metrics={"exact_match": exact_match}, clip_norm=1.0,
+                      schedule=lambda step: lr_at(step, steps, lr, warmup), progress=progress,
+                      checkpoint_dir=out_dir, checkpoint_every=checkpoint_every)
+    if on_start is not None:
+        on_start()
     t0 = time.perf_counter()
-    running, count = 0.0, 0
-    bar = tqdm(range(1, steps + 1), desc=f"toy {task}", disable=not progress, mininterval=0.5)
-    for step in bar:
-        src, tgt_in, tgt_out = make_batch(task, batch_size, rng, min_len, max_len)
-        if len(seen) < 200_000:
-            seen.update(map(bytes, src.astype(np.uint8)))
-        opt.lr = lr_at(step, steps, lr, warmup)
-        opt.zero_grad()
-        loss, _ = model.train_step((src, tgt_in, tgt_out))
-        clip_grad_norm(model.parameters(), 1.0)
-        opt.step()
-        running += loss
-        count += 1
-        if step % eval_every == 0 or step == steps:
-            em = exact_match(model.greedy_decode(ev_src, BOS, EOS, max_len=max_len + 1), ev_out)
-            history["loss"].append(running / count)
-            history["val_exact_match"].append(em)
-            history["lr"].append(float(opt.lr))
-            running, count = 0.0, 0
-            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", exact=f"{em:.3f}")
+    history = trainer.fit(data, data.epochs, eval_data=[(ev_src, ev_in, ev_out)],
+                          resume=out_dir if resume else None)
     seconds = time.perf_counter() - t0
+    result = {"model": model, "history": history, "trainer": trainer, "seconds": seconds, "steps": trainer.step}
+    if trainer.interrupted:
+        return result
     # Score the final model on held-out sequences never drawn in training.
+    seen = data.sources_seen()
     fresh = np.array([bytes(r) not in seen for r in ev_src.astype(np.uint8)])
-    final = exact_match(model.greedy_decode(ev_src[fresh], BOS, EOS, max_len=max_len + 1), ev_out[fresh])
-    result = {"model": model, "history": history, "exact_match": final, "seconds": seconds,
-              "steps": steps, "n_heldout": int(fresh.sum())}
+    result["exact_match"] = exact_match(model.greedy_decode(ev_src[fresh], BOS, EOS, max_len=max_len + 1),
+                                        ev_out[fresh])
+    result["n_heldout"] = int(fresh.sum())
     if out_dir is not None:
-        result.update(write_outputs(model, opt, history, task, ev_src[0], Path(out_dir), final))
+        result.update(write_outputs(model, history, task, ev_src[0], Path(out_dir)))
     return result
 
 
@@ -165,15 +228,12 @@ def cross_attention_map(model, src_row):
     return attn.weights[0].mean(axis=0), src[0], pred[0]                 # (T, n)
 
 
-def write_outputs(model, opt, history, task, src_row, out: Path, final_em):
-    """Checkpoint, history plot and cross-attention heat-map; returns their paths."""
+def write_outputs(model, history, task, src_row, out: Path):
+    """History plot and cross-attention heat-map; returns their paths and the checkpoint's."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from pmt.core.plots import plot_history
 
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt = save_checkpoint(out / "model.npz", model, opt, task=task, config=model.config.to_dict(),
-                           history=history, exact_match=final_em)
     hist_png = plot_history(history, out / "history.png", title=f"toy {task}")
     w, src, pred = cross_attention_map(model, src_row)
     fig = Figure(figsize=(5, 5))
@@ -186,33 +246,67 @@ def write_outputs(model, opt, history, task, src_row, out: Path, final_em):
     ax.set_title(f"cross-attention, last decoder layer ({task})")
     heat_png = out / "cross_attention.png"
     FigureCanvasAgg(fig).print_png(str(heat_png))
-    return {"checkpoint": ckpt, "history_png": hist_png, "attention_png": heat_png}
+    return {"checkpoint": out / "last.npz", "history_png": hist_png, "attention_png": heat_png}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+PROG = "pmt-toy"
+# What a --resume may change; everything else must stay as the run was started.
+RESUMABLE = {"checkpoint_every"}
+
+
+def build_parser():
+    ap = cli.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0],
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--task", choices=TASKS, default="reverse")
-    ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--eval-every", type=int, default=500)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None, help="output folder (default runs/toy-<task>)")
-    a = ap.parse_args(argv)
-    for name in ("steps", "batch_size", "eval_every"):
-        if getattr(a, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    if not a.lr > 0:
-        ap.error(f"--lr must be > 0, got {a.lr}")
-    out = Path(a.out or f"runs/toy-{a.task}")
-    r = train_toy(a.task, steps=a.steps, batch_size=a.batch_size, lr=a.lr, eval_every=a.eval_every,
-                  seed=a.seed, out_dir=out)
+    ap.add_argument("--steps", type=cli.positive_int, default=4000, help="optimizer steps in all")
+    ap.add_argument("--eval-every", type=cli.positive_int, default=500,
+                    help="steps between held-out evaluations (one history entry each)")
+    ap.add_argument("--warmup", type=cli.nonneg_int, default=200, help="warm-up steps")
+    ap.add_argument("--n-eval", type=cli.positive_int, default=500, help="held-out sequences")
+    ap.add_argument("--max-len", type=cli.positive_int, default=20, help="longest sequence (the shortest is 5, "
+                    "or --max-len if smaller)")
+    ap.add_argument("--d-model", type=cli.positive_int, default=64)
+    ap.add_argument("--heads", type=cli.positive_int, default=4)
+    ap.add_argument("--ff", type=cli.positive_int, default=256)
+    ap.add_argument("--layers", type=cli.positive_int, default=2)
+    cli.add_training_flags(ap, run_dir=None, epochs=None, batch_size=64, lr=1e-3, max_train=False,
+                           lr_help="peak learning rate")
+    ap.add_argument("--run-dir", default=None, metavar="DIR", help="run folder (default runs/toy-<task>)")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
+    how.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    cli.deprecate(ap, "--out", "--run-dir")
+    return ap
+
+
+def run(argv=None) -> dict:
+    """Train as the command line says; returns `train_toy`'s result."""
+    parser = build_parser()
+    a = cli.parse_args(parser, argv)
+    folder = RunFolder(a.run_dir or f"runs/toy-{a.task}", f"toy {a.task}", PROG)
+    folder.prepare(a.resume, a.overwrite)
+    if a.resume:
+        a = cli.settings_for_resume(a, folder.config(required=("train",))["train"], parser, RESUMABLE, folder.path)
+    settings = cli.run_settings(a)
+    r = train_toy(a.task, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, eval_every=a.eval_every,
+                  n_eval=a.n_eval, min_len=min(5, a.max_len), max_len=a.max_len, seed=a.seed, out_dir=folder.path,
+                  progress=False if a.no_progress else None, resume=a.resume, checkpoint_every=a.checkpoint_every,
+                  model_kw=dict(d_model=a.d_model, n_heads=a.heads, d_ff=a.ff, layers=a.layers),
+                  on_start=lambda: folder.start(None if a.resume else {"config.json": json.dumps({"train": settings})}))
+    cli.raise_if_interrupted(r["trainer"])
+    folder.write("results.json", json.dumps({"exact_match": r["exact_match"], "n_heldout": r["n_heldout"],
+                                             "steps": r["steps"], "seconds": r["seconds"]}, indent=1))
     print(f"{a.task}: held-out exact match {r['exact_match']:.4f} on {r['n_heldout']} sequences after "
           f"{r['steps']} steps ({r['seconds']:.0f} s)")
     for k in ("checkpoint", "history_png", "attention_png"):
         print(f"  {k}: {r[k]}")
-    return 0 if r["exact_match"] >= 0.99 else 1
+    return r
+
+
+def main(argv=None) -> int:
+    """The console script `pmt-toy`: exit status 0, 1 (diverged), 2 (bad input), 130 (Ctrl-C)."""
+    return cli.main(run, argv, PROG)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,8 +1,13 @@
 """`python -m pmt.transformer.ner train|eval|tag` (console script `pmt-ner`).
 
-A run folder (`--out`, default runs/ner) holds `config.json` (tagger settings and the word,
-character and tag vocabularies), `best.npz` (best validation F1), `last.npz` (for `--resume`)
-and `history.png`.
+A run folder (`--run-dir`, default runs/ner) holds `config.json` (tagger settings, the word,
+character and tag vocabularies, the training settings with absolute data paths), `best.npz`
+(best validation F1), `last.npz` (every epoch, or every `--checkpoint-every` updates),
+`interrupted.npz` (Ctrl-C) and `history.png`.  The CLI contract of `pmt.core.cli` holds:
+`train` refuses a folder holding a run unless `--resume` (continue exactly where it stopped)
+or `--overwrite`, and writes nothing before training starts; exit status 0, 1 (diverged),
+2 (bad input: one line naming the file and line) or 130 (Ctrl-C: checkpoint written).
+Input files may be IOB1, IOB2 or BIOES, with LF or CRLF line ends and a UTF-8 byte order mark.
 """
 from __future__ import annotations
 
@@ -15,18 +20,25 @@ from pathlib import Path
 
 import numpy as np
 
-from pmt.core import Adam, Trainer, distributed, plot_history, seed
+from pmt.core import Adam, Trainer, cli, distributed, plot_history, seed
 from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
+from pmt.core.cli import dropout_rate, nonneg_int, positive_float, positive_int
+from pmt.core.errors import nonfinite_report
+from pmt.core.run_folder import RunFolder
 from pmt.core.schedules import WarmupCosine
 from pmt.graph import no_grad
 
-from ..conll import TagVocab, load_conll2003, read_conll, to_iob2
+from ..conll import TagVocab, convert_tags, load_conll2003, read_conll
 from ..conlleval import evaluate, extract_entities, print_report
 from ..export import add_export_command, checked_session, onnx_tag
-from ..run_folder import best_checkpoint, read_config, run_cli
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
 from .model import NERTagger, TaggerConfig
+
+PROG = "pmt-ner"
+MAX_TOKENS = 512          # the tagger's positional encoding covers this many words
+# What a --resume may change; everything else must stay as the run was started.
+RESUMABLE = {"epochs", "checkpoint_every"}
 
 
 def entity_f1_metric(tag_vocab: TagVocab):
@@ -41,28 +53,65 @@ def entity_f1_metric(tag_vocab: TagVocab):
 
 
 def _load_vectors(path, vocab: Vocab, table: np.ndarray) -> int:
-    """Copy vectors of a word2vec text file into rows of `table` for words in `vocab`; returns hits."""
+    """Copy vectors of a word2vec text file into rows of `table` for words in `vocab`; returns hits.
+
+    Errors name the file and line: a bad header, another dimension than the tagger's, a row
+    that is not `word` plus `dim` numbers, NaN/inf values.
+    """
+    path = Path(path)
     hits = 0
-    with open(path, encoding="utf-8") as f:
-        n, dim = (int(x) for x in f.readline().split())
+    with open(path, encoding="utf-8", errors="replace") as f:
+        head = f.readline().split()
+        if len(head) != 2 or not all(h.isdigit() for h in head):
+            raise ValueError(f"{path}:1: first line must be '<count> <dim>' (word2vec text format), got "
+                             f"{' '.join(head)[:60]!r}")
+        dim = int(head[1])
         if dim != table.shape[1]:
-            raise ValueError(f"{path}: vectors have dimension {dim}, the tagger's word_dim is {table.shape[1]}")
-        for line in f:
+            raise ValueError(f"{path}: vectors have dimension {dim}, the tagger's --word-dim is {table.shape[1]}")
+        for line_no, line in enumerate(f, start=2):
             word, *vals = line.rstrip().split(" ")
+            if len(vals) != dim:
+                if line.strip():
+                    raise ValueError(f"{path}:{line_no}: {len(vals)} numbers, expected {dim}")
+                continue
             i = vocab.stoi.get(normalise_word(word))
-            if i is not None and i > 1 and len(vals) == dim:
-                table[i] = np.asarray(vals, dtype=np.float32)
+            if i is not None and i > 1:
+                try:
+                    row = np.asarray(vals, dtype=np.float32)
+                except ValueError:
+                    raise ValueError(f"{path}:{line_no}: not a vector of numbers: {line.strip()[:60]!r}") from None
+                if nonfinite_report({"row": row}):
+                    raise ValueError(f"{path}:{line_no}: the vector of {word!r} holds NaN/inf")
+                table[i] = row
                 hits += 1
     return hits
 
 
+def _strings(cfg, key, where) -> list:
+    v = cfg.get(key)
+    if not isinstance(v, list) or len(v) < 2 or not all(isinstance(x, str) for x in v):
+        raise ValueError(f"{where}: {key!r} should be a list of strings (a vocabulary)")
+    return v
+
+
 def load_run(run_dir):
     """(tagger in eval mode, word vocab, char vocab, tag vocab) from a folder written by `train`."""
-    cfg = read_config(run_dir, "ner")
-    model = NERTagger(TaggerConfig(**cfg["model"]))
-    load_checkpoint(best_checkpoint(run_dir), model)
+    folder = RunFolder(run_dir, "ner", PROG)
+    cfg = folder.config(required=("model", "words", "chars"))
+    where = folder.path / "config.json"
+    model = folder.build(lambda **kw: NERTagger(TaggerConfig(**kw)), cfg["model"], "model")
+    load_checkpoint(folder.best_checkpoint(), model)
     model.eval()
-    return model, Vocab(cfg["words"][2:]), Vocab(cfg["chars"][2:]), TagVocab(cfg["model"]["tags"])
+    words, chars = _strings(cfg, "words", where), _strings(cfg, "chars", where)
+    return model, Vocab(words[2:]), Vocab(chars[2:]), TagVocab(cfg["model"]["tags"])
+
+
+def _check_lengths(sentences, path):
+    """The tagger reads at most MAX_TOKENS words at once: a longer sentence is named, not cut."""
+    for s in sentences:
+        if len(s) > MAX_TOKENS:
+            raise ValueError(f"{path}:{s.line}: a sentence of {len(s):,} tokens; the tagger reads at most "
+                             f"{MAX_TOKENS} (are blank lines between sentences missing?)")
 
 
 def predict(model, words_vocab, chars_vocab, sentences, batch_size=64):
@@ -77,57 +126,83 @@ def predict(model, words_vocab, chars_vocab, sentences, batch_size=64):
     return out
 
 
-def cmd_train(a):
+def _read(path, split):
+    """Sentences of a CoNLL file (or the conll2003 split) and the file's name for messages."""
+    if path:
+        return read_conll(path), path
+    return load_conll2003(split), f"conll2003 {split}"
+
+
+def cmd_train(a, parser):
+    folder = RunFolder(a.run_dir, "ner", PROG)
+    folder.prepare(a.resume, a.overwrite)
+    for key in ("train", "valid", "vectors"):            # recorded absolute: the run works from anywhere
+        if getattr(a, key):
+            setattr(a, key, folder.record_path(getattr(a, key)))
+    saved = None
+    if a.resume:
+        saved = folder.config(required=("model", "words", "chars", "train"))
+        a = cli.settings_for_resume(a, saved["train"], parser, RESUMABLE, folder.path)
+    if a.vectors and not Path(a.vectors).is_file():
+        raise FileNotFoundError(f"--vectors {a.vectors}: no such file")
     seed(a.seed)
-    train = read_conll(a.train) if a.train else load_conll2003("train")
-    valid = read_conll(a.valid) if a.valid else load_conll2003("validation")
-    if a.max_train:
-        train = train[: a.max_train]
-    if a.max_valid:
-        valid = valid[: a.max_valid]
+    train, train_name = _read(a.train, "train")
+    valid, valid_name = _read(a.valid, "validation")
+    train, valid = train[: a.max_train], valid[: a.max_valid]
+    _check_lengths(train, train_name)
+    _check_lengths(valid, valid_name)
     print(f"{len(train):,} training sentences, {len(valid):,} validation sentences")
-    train_tags = [to_iob2(s.ner) for s in train]
-    tag_vocab = TagVocab.build(train_tags, scheme="iob2")
-    words = Vocab.build((normalise_word(w) for s in train for w in s.tokens), min_count=a.min_count)
-    chars = Vocab.build(c for s in train for w in s.tokens for c in w)
+    train_tags = [convert_tags(s.ner, "iob2") for s in train]
+    if saved is not None:       # the run's own vocabularies, whatever the files hold now
+        where = folder.path / "config.json"
+        tag_vocab = TagVocab(saved["model"]["tags"])
+        words, chars = Vocab(_strings(saved, "words", where)[2:]), Vocab(_strings(saved, "chars", where)[2:])
+    else:
+        tag_vocab = TagVocab.build(train_tags, scheme="iob2")
+        words = Vocab.build((normalise_word(w) for s in train for w in s.tokens), min_count=a.min_count)
+        chars = Vocab.build(c for s in train for w in s.tokens for c in w)
+    unknown = sorted({t for s in valid for t in convert_tags(s.ner, "iob2")} - set(tag_vocab.id_to_tag))
+    if unknown:
+        raise ValueError(f"{valid_name}: tags {unknown} never occur in the training data {train_name}")
     enc = lambda sents, tags: encode_sentences([s.tokens for s in sents], words, chars,  # noqa: E731
                                                [tag_vocab.encode(t) for t in tags])
     tr = enc(train, train_tags)
-    va = enc(valid, [to_iob2(s.ner) for s in valid])
+    va = enc(valid, [convert_tags(s.ner, "iob2") for s in valid])
     cfg = TaggerConfig(len(words), len(chars), tag_vocab.id_to_tag, a.word_dim, 8, 30, a.char_filters, 3,
                        a.d_model, a.heads, a.ff, a.layers, a.dropout, not a.no_crf)
     model = NERTagger(cfg)
-    if a.vectors:
+    if a.vectors and saved is None:
         print(f"word vectors: {_load_vectors(a.vectors, words, model.word_emb.weight.data):,} of "
               f"{len(words):,} words initialised from {a.vectors}")
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if distributed.is_main():
-        (out / "config.json").write_text(json.dumps({"model": cfg.to_dict(), "words": words.itos,
-                                                     "chars": chars.itos, "train": vars(a) | {"func": None}}))
     train_b = SentenceBatches(tr, a.batch_size, shuffle=True, seed=a.seed)
     valid_b = SentenceBatches(va, 64, shuffle=False)
     total = a.epochs * len(train_b)
     opt = Adam(model.parameters(), lr=a.lr)
     trainer = Trainer(model, opt, model.loss, metrics={"f1": entity_f1_metric(tag_vocab)},
                       schedule=WarmupCosine(a.lr, min(a.warmup, total), total, min_lr=a.lr * 0.05),
-                      clip_norm=a.clip, checkpoint_dir=out,
-                      callbacks=[ModelCheckpoint(out, save_best_only=True, monitor="val_f1")])
+                      clip_norm=a.clip, checkpoint_dir=folder.path, checkpoint_every=a.checkpoint_every,
+                      progress=False if a.no_progress else None,
+                      callbacks=[ModelCheckpoint(folder.path, save_best_only=True, monitor="val_f1")])
     print(f"model: {sum(p.data.size for p in model.parameters()):,} parameters, {len(words):,} words, "
           f"{len(chars)} characters, {len(tag_vocab)} tags; {len(train_b)} steps per epoch")
+    settings = cli.run_settings(a)
+    folder.start(None if a.resume else {"config.json": json.dumps(
+        {"model": cfg.to_dict(), "words": words.itos, "chars": chars.itos, "train": settings})})
     t0 = time.perf_counter()
-    history = trainer.fit(train_b, a.epochs, eval_data=valid_b, resume=(out / "last.npz") if a.resume else None)
-    plot = plot_history(history, out / "history.png", title="CoNLL-2003 NER") if distributed.is_main() else None
+    history = trainer.fit(train_b, a.epochs, eval_data=valid_b, resume=folder.path if a.resume else None)
+    cli.raise_if_interrupted(trainer)
+    plot = plot_history(history, folder.path / "history.png", title="CoNLL-2003 NER") if distributed.is_main() else None
     best = int(np.argmax(history["val_f1"]))
     print(f"best epoch {best + 1}: validation entity F1 {history['val_f1'][best] * 100:.2f} "
           f"({time.perf_counter() - t0:.0f} s of training)")
-    print(f"run folder: {out} (best.npz, last.npz, config.json); history plot: {plot}")
+    print(f"run folder: {folder.path} (best.npz, last.npz, config.json); history plot: {plot}")
     return history
 
 
-def cmd_eval(a):
-    model, words, chars, _ = load_run(a.model)
+def cmd_eval(a, parser):
+    model, words, chars, _ = load_run(a.run_dir)
     sents = read_conll(a.data)
+    _check_lengths(sents, a.data)
     if a.onnx:
         pred = onnx_tag(checked_session(a.onnx, "ner", model), model, words, chars, [s.tokens for s in sents])
     else:
@@ -136,67 +211,76 @@ def cmd_eval(a):
     # and the token accuracy then compares like with like (IOB1's I-X vs IOB2's B-X at every
     # entity start would otherwise count as errors).
     print(f"{a.data}: {len(sents):,} sentences (tags compared in IOB2)")
-    print_report(evaluate([to_iob2(s.ner) for s in sents], pred))
+    report = evaluate([convert_tags(s.ner, "iob2") for s in sents], pred)
+    print_report(report)
+    return report
 
 
 _TOKEN = re.compile(r"\w+(?:[-'.]\w+)*|[^\w\s]")
 
 
-def cmd_tag(a):
-    model, words, chars, _ = load_run(a.model)
+def cmd_tag(a, parser):
     tokens = _TOKEN.findall(" ".join(a.text))
+    if not tokens:
+        raise ValueError("tag: the text is empty; give the words to tag, e.g. `pmt-ner tag EU rejects German call`")
+    if len(tokens) > MAX_TOKENS:
+        raise ValueError(f"tag: {len(tokens):,} tokens; the tagger reads at most {MAX_TOKENS} at once")
+    model, words, chars, _ = load_run(a.run_dir)
     tags = predict(model, words, chars, [tokens])[0]
     print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(tokens, tags)))
     for kind, start, end in extract_entities(tags):
         print(f"{kind:5s} {' '.join(tokens[start:end])}")
+    return tags
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="pmt-ner", description="Named-entity recognition on CoNLL-2003 with a "
-                                "Transformer tagger: train, evaluate any CoNLL-format file, tag text.")
+    p = cli.ArgumentParser(prog=PROG, description="Named-entity recognition on CoNLL-2003 with a "
+                           "Transformer tagger: train, evaluate any CoNLL-format file, tag text.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train on eng.train, validate on eng.testa",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--train", help="CoNLL file (default: conll2003 eng.train via PMT_DATA_DIR / cache)")
     t.add_argument("--valid", help="CoNLL file (default: conll2003 eng.testa)")
-    t.add_argument("--out", default="runs/ner")
-    t.add_argument("--max-train", type=int, help="use only the first N training sentences")
-    t.add_argument("--max-valid", type=int, help="use only the first N validation sentences")
-    t.add_argument("--min-count", type=int, default=2, help="rarer training words become [UNK]")
+    cli.add_training_flags(t, run_dir="runs/ner", epochs=20, batch_size=32, lr=1e-3, max_valid=True,
+                           lr_help="peak learning rate")
+    t.add_argument("--min-count", type=positive_int, default=2, help="rarer training words become [UNK]")
     t.add_argument("--vectors", help="word2vec text-format vectors to initialise word embeddings "
-                   "(e.g. saved by pmt.word2vec; dimension must equal --word-dim)")
-    t.add_argument("--word-dim", type=int, default=100)
-    t.add_argument("--char-filters", type=int, default=64)
-    t.add_argument("--d-model", type=int, default=128)
-    t.add_argument("--heads", type=int, default=4)
-    t.add_argument("--ff", type=int, default=256)
-    t.add_argument("--layers", type=int, default=2)
-    t.add_argument("--dropout", type=float, default=0.2)
+                   "(e.g. vectors.txt of a pmt-word2vec run; dimension must equal --word-dim)")
+    t.add_argument("--word-dim", type=positive_int, default=100)
+    t.add_argument("--char-filters", type=positive_int, default=64)
+    t.add_argument("--d-model", type=positive_int, default=128)
+    t.add_argument("--heads", type=positive_int, default=4)
+    t.add_argument("--ff", type=positive_int, default=256)
+    t.add_argument("--layers", type=positive_int, default=2)
+    t.add_argument("--dropout", type=dropout_rate, default=0.2)
     t.add_argument("--no-crf", action="store_true", help="softmax per token instead of a CRF")
-    t.add_argument("--epochs", type=int, default=20)
-    t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--warmup", type=int, default=500)
-    t.add_argument("--clip", type=float, default=5.0)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
-    t.set_defaults(func=cmd_train)
+    t.add_argument("--warmup", type=nonneg_int, default=500)
+    t.add_argument("--clip", type=positive_float, default=5.0)
+    cli.deprecate(t, "--out", "--run-dir")
+    t.set_defaults(func=cmd_train, parser=t)
     e = sub.add_parser("eval", help="conlleval table on any CoNLL-format file")
     e.add_argument("--data", required=True)
-    e.add_argument("--model", default="runs/ner")
+    cli.add_run_dir(e, "runs/ner", old=("--model",))
     e.add_argument("--onnx", metavar="FILE", help="compute emissions with this file written by export "
                    "(onnxruntime); the CRF decode stays in numpy")
-    e.set_defaults(func=cmd_eval)
+    e.set_defaults(func=cmd_eval, parser=e)
     g = sub.add_parser("tag", help="print the entities of a sentence")
     g.add_argument("text", nargs="+")
-    g.add_argument("--model", default="runs/ner")
-    g.set_defaults(func=cmd_tag)
+    cli.add_run_dir(g, "runs/ner", old=("--model",))
+    g.set_defaults(func=cmd_tag, parser=g)
     add_export_command(sub, "ner", "runs/ner")
     return p
 
 
-def main(argv=None):
-    return run_cli(build_parser(), argv)
+def run(argv=None):
+    """Run one sub-command; returns its result (train: the history, eval: the report, tag: the tags)."""
+    a = cli.parse_args(build_parser(), argv)
+    return a.func(a, a.parser)
+
+
+def main(argv=None) -> int:
+    """The console script `pmt-ner`: exit status 0, 1 (diverged), 2 (bad input), 130 (Ctrl-C)."""
+    return cli.main(run, argv, PROG)
 
 
 if __name__ == "__main__":

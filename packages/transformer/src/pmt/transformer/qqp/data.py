@@ -64,12 +64,29 @@ def read_qqp(path, max_rows: int | None = None) -> QQPData:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the header does not name question1 and question2.
+        ValueError: the header does not name question1 and question2; the file is not UTF-8;
+            no well-formed pair at all (naming the first malformed row).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, expected a QQP .tsv file")
     if not path.is_file():
         raise FileNotFoundError(f"QQP file not found: {path}")
-    with open(path, encoding="utf-8", newline="") as f:
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        raise ValueError(f"max_rows must be an integer >= 1 or None, got {max_rows!r}")
+    try:
+        data = _read(path, max_rows)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if not len(data):
+        first = f"; the first malformed row: line {data.malformed[0][0]}: {data.malformed[0][1]}" if data.malformed else ""
+        raise ValueError(f"{path}: no question pairs ({len(data.malformed):,} malformed rows skipped{first})")
+    return data
+
+
+def _read(path: Path, max_rows) -> QQPData:
+    # utf-8-sig: a byte order mark before the header is not part of the first column's name.
+    with open(path, encoding="utf-8-sig", newline="") as f:
         header = f.readline().rstrip("\r\n").split("\t")
         if "question1" not in header or "question2" not in header:
             raise ValueError(f"{path}: line 1 should be a header naming question1 and question2 "
