@@ -5,6 +5,9 @@ PYTHON   := $(VENV)/bin/python
 PIP      := $(PYTHON) -m pip
 PYTEST   := $(PYTHON) -m pytest -q -rs
 PKGS     := core mlp word2vec graph transformer
+# Where loaders look first for datasets.  The default is this repository's CI data mirror beside
+# the checkout (.ci/run sets the same); a user sets PMT_DATA_DIR to their own folder, or leaves
+# loaders to the cache and downloads (a folder that does not exist is simply skipped).
 export PMT_DATA_DIR ?= $(abspath ../shared/data)
 
 # What each package needs, in install order (core first: it brings numpy, tqdm, matplotlib).
@@ -36,11 +39,11 @@ $(PYTHON):
 # Static pattern rules (targets: pattern: prereqs): make skips implicit-rule search for
 # .PHONY targets, so a plain `test-%:` rule would never run for `make test-core`.
 $(addprefix install-,$(PKGS)): install-%: $(PYTHON)
-	$(PIP) install -q -e packages/core "pytest>=7"
+	$(PIP) install -q -e packages/core "pytest>=8.1"
 	$(if $(filter-out core,$(DEPS_$*)),$(PIP) install -q --no-deps $(addprefix -e packages/,$(filter-out core,$(DEPS_$*))))
 
 $(VENV)/.installed: $(PYTHON) $(wildcard packages/*/pyproject.toml packages/*/setup.py)
-	$(PIP) install -q -e packages/core "pytest>=7"
+	$(PIP) install -q -e packages/core "pytest>=8.1"
 	$(PIP) install -q --no-deps $(addprefix -e packages/,$(filter-out core,$(PKGS)))
 	touch $@
 

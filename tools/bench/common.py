@@ -10,8 +10,7 @@ Every `tools/bench/bench_<pkg>.py` uses these names, so keep them stable:
 
 References (PyTorch, gensim) run in a *separate* Python process that has those libraries,
 so the numpy side never imports them.  That interpreter is, in order: the `python` argument,
-env `PMT_REF_PYTHON`, `/work/refvenv/bin/python`, `<repo>/.venv-ref/bin/python`
-(`python -m tools.bench setup-ref` creates the last one).
+env `PMT_REF_PYTHON`, `<repo>/.venv-ref/bin/python` (`python -m tools.bench setup-ref` creates it).
 
 Example:
     >>> t = median_time(lambda: sum(range(10**6)))
@@ -71,8 +70,7 @@ def profile_text(fn, calls: int = 5, top: int = 15) -> str:
 
 def reference_python(python: str | None = None) -> str | None:
     """The interpreter that has torch/gensim, or None when no reference env is installed."""
-    candidates = [python, os.environ.get("PMT_REF_PYTHON"), "/work/refvenv/bin/python",
-                  str(REF_VENV / "bin" / "python")]
+    candidates = [python, os.environ.get("PMT_REF_PYTHON"), str(REF_VENV / "bin" / "python")]
     for c in candidates:
         if c and Path(c).exists():
             return c

@@ -13,10 +13,21 @@ runs the callbacks (they see the same reduced logs, so they decide alike), excep
 `main_only = True` (the ones that only write files, e.g. `PlotHistory`), which run on rank 0.
 
 Example:
-    >>> trainer = Trainer(model, opt, loss, callbacks=[
+    >>> from pathlib import Path
+    >>> from pmt.core import Adam, StepDecay, Trainer, batches
+    >>> from pmt.core.examples.linear_demo import LinearClassifier, make_blobs, softmax_cross_entropy
+    >>> X, y = make_blobs(50); Xv, yv = make_blobs(20)     # 3 classes of 2-D points
+    >>> model = LinearClassifier(2, 3)
+    >>> trainer = Trainer(model, Adam(model.parameters(), lr=0.05), softmax_cross_entropy,
+    ...                   log=lambda line: None, callbacks=[
     ...     EarlyStopping(patience=3, restore_best=True),
     ...     ModelCheckpoint("runs/exp1", save_best_only=True),
-    ...     LRSchedulerCallback(StepDecay(0.1, step_size=5, gamma=0.5), per="epoch")])
+    ...     LRSchedulerCallback(StepDecay(0.05, step_size=4, gamma=0.5), per="epoch")])
+    >>> history = trainer.fit(batches(X, y, batch_size=32), epochs=6, eval_data=batches(Xv, yv, batch_size=64))
+    >>> history["lr"]
+    [0.05, 0.05, 0.05, 0.05, 0.025, 0.025]
+    >>> sorted(p.name for p in Path("runs/exp1").iterdir())
+    ['best.npz']
 """
 from __future__ import annotations
 
@@ -118,7 +129,9 @@ class EarlyStopping(Callback):
         best (float), best_epoch (int), stopped_epoch (int or None).
 
     Example:
-        >>> EarlyStopping(monitor="val_acc", patience=2, restore_best=True)
+        >>> stop = EarlyStopping(monitor="val_acc", patience=2, restore_best=True)
+        >>> stop.mode   # "auto" chose "max" for an accuracy
+        'max'
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, mode: str = "auto",
@@ -174,7 +187,9 @@ class ModelCheckpoint(Callback):
         best_path: with save_best_only, the file of the best epoch.
 
     Example:
-        >>> ModelCheckpoint("runs/exp1", save_best_only=True, monitor="val_acc")
+        >>> ckpt = ModelCheckpoint("runs/exp1", save_best_only=True, monitor="val_acc")
+        >>> ckpt.best_path is None   # until the first epoch ends
+        True
     """
 
     def __init__(self, path, every: int = 1, save_best_only: bool = False, monitor: str = "val_loss",
@@ -220,7 +235,10 @@ class LRSchedulerCallback(Callback):
         per: "epoch" or "step".
 
     Example:
-        >>> LRSchedulerCallback(StepDecay(0.1, step_size=10, gamma=0.5), per="epoch")
+        >>> from pmt.core import StepDecay
+        >>> halve = LRSchedulerCallback(StepDecay(0.1, step_size=10, gamma=0.5), per="epoch")
+        >>> [halve.schedule(epoch) for epoch in (1, 10, 11, 21)]
+        [0.1, 0.1, 0.05, 0.025]
     """
 
     def __init__(self, schedule, per: str = "epoch"):
@@ -247,7 +265,9 @@ class PlotHistory(Callback):
     """Redraw the history plot (`pmt.core.plots.plot_history`) to `path` after every epoch.
 
     Example:
-        >>> PlotHistory("runs/exp1/history.png", title="MLP on MNIST")
+        >>> plot = PlotHistory("runs/exp1/history.png", title="MLP on MNIST")
+        >>> plot.main_only   # under MPI only rank 0 draws
+        True
     """
 
     main_only = True

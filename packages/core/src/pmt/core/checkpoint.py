@@ -15,8 +15,14 @@ Model arrays holding NaN/inf are never written (`DivergenceError`) and, unless a
 loaded (`CheckpointError`).
 
 Example:
+    >>> from pmt.core import Adam
+    >>> from pmt.core.examples.linear_demo import LinearClassifier
+    >>> model = LinearClassifier(4, 3); opt = Adam(model.parameters(), lr=1e-3)
     >>> save_checkpoint("runs/x/epoch3.npz", model, opt, epoch=3)
-    >>> meta = load_checkpoint("runs/x/epoch3.npz", model, opt)   # meta["epoch"] == 3
+    PosixPath('runs/x/epoch3.npz')
+    >>> meta = load_checkpoint("runs/x/epoch3.npz", model, opt)
+    >>> meta["epoch"], meta["optimizer"]
+    (3, {'type': 'Adam', 'num_params': 2})
 """
 from __future__ import annotations
 
@@ -73,7 +79,11 @@ def save_checkpoint(path, model, optimizer=None, allow_nonfinite: bool = False, 
         DivergenceError: a model array holds NaN/inf (nothing is written).
 
     Example:
+        >>> from pmt.core import SGD
+        >>> from pmt.core.examples.linear_demo import LinearClassifier
+        >>> model = LinearClassifier(4, 3); opt = SGD(model.parameters(), lr=0.1)
         >>> save_checkpoint("ckpt.npz", model, opt, epoch=1, note="baseline")
+        PosixPath('ckpt.npz')
     """
     path = Path(path)
     if not allow_nonfinite:
@@ -175,9 +185,14 @@ def load_checkpoint(path, model=None, optimizer=None, allow_nonfinite: bool = Fa
             weights (unless `allow_nonfinite`).
 
     Example:
-        >>> meta = load_checkpoint("ckpt.npz", model, opt)
-        >>> meta["epoch"]
-        1
+        >>> from pmt.core import SGD
+        >>> from pmt.core.examples.linear_demo import LinearClassifier
+        >>> model = LinearClassifier(4, 3); opt = SGD(model.parameters(), lr=0.1)
+        >>> _ = save_checkpoint("ckpt.npz", model, opt, epoch=1)
+        >>> fresh = LinearClassifier(4, 3); fresh_opt = SGD(fresh.parameters(), lr=0.1)
+        >>> meta = load_checkpoint("ckpt.npz", fresh, fresh_opt)
+        >>> meta["epoch"], np.array_equal(fresh.W.data, model.W.data)
+        (1, True)
     """
     path = Path(path)
     arrays = _read_archive(path)

@@ -30,11 +30,19 @@ failure, one line on stderr, never a traceback:
     2    bad input: arguments, files, data, checkpoints (ValueError, OSError, DatasetError ...)
     130  interrupted by Ctrl-C (a checkpoint of the exact position was written if training had started)
 
-Example:
+Example (the messages go to stderr, one line each; the statuses are returned):
     >>> p = ArgumentParser(prog="pmt-thing")
     >>> add_training_flags(p, run_dir="runs/thing", epochs=10, batch_size=32, lr=1e-3)
-    >>> def run(argv): ...
-    >>> sys.exit(main(run, prog="pmt-thing"))
+    >>> def run(argv):
+    ...     args = parse_args(p, argv)
+    ...     if args.lr > 0.1:
+    ...         raise ValueError(f"--lr {args.lr}: too high for this model")
+    >>> main(run, ["--lr", "0.01"], prog="pmt-thing")
+    0
+    >>> main(run, ["--lr", "0.5"], prog="pmt-thing")     # pmt-thing: error: --lr 0.5: too high ...
+    2
+    >>> main(run, ["--lr", "inf"], prog="pmt-thing")     # argument --lr: must be a finite number > 0 ...
+    2
 """
 from __future__ import annotations
 

@@ -143,8 +143,10 @@ def batches(*arrays, batch_size: int, shuffle: bool = False, seed=None, drop_las
         `(batch, ...)`, `set_epoch(e)` selects the epoch's permutation.
 
     Example:
+        >>> x, y = np.zeros((150, 784), np.float32), np.arange(150)
         >>> data = batches(x, y, batch_size=64, shuffle=True, seed=0)
-        >>> for xb, yb in data: ...
+        >>> len(data), [yb.shape for xb, yb in data]
+        (3, [(64,), (64,), (22,)])
     """
     return Batches(arrays, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
 
@@ -260,9 +262,14 @@ def bucket_batches(lengths, batch_size: int, shuffle: bool = True, seed=None,
         A re-iterable `BucketBatches` yielding index arrays `(batch,)`.
 
     Example:
+        >>> token_ids = [[7] * n for n in (5, 1, 4, 2, 5, 1)]
         >>> lengths = np.array([len(s) for s in token_ids])
-        >>> for idx in bucket_batches(lengths, batch_size=32, seed=0):
+        >>> for idx in bucket_batches(lengths, batch_size=2, shuffle=False):
         ...     x, lens = pad_sequences([token_ids[i] for i in idx])
+        ...     print(idx, x.shape)
+        [1 5] (2, 1)
+        [3 2] (2, 4)
+        [0 4] (2, 5)
     """
     return BucketBatches(lengths, batch_size, shuffle=shuffle, seed=seed,
                          bucket_size=bucket_size, drop_last=drop_last)

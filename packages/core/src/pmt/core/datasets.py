@@ -433,9 +433,16 @@ def fetch(name: str, files=None, download: bool = True, data_dir: str | os.PathL
         DatasetError: a file is missing and cannot be downloaded, or fails its checksum;
             the message names the file, the URL, the expected checksum and the manual fix.
 
-    Example:
-        >>> paths = fetch("mnist")
-        >>> x = read_idx(paths["train-images-idx3-ubyte.gz"])   # (60000, 28, 28) uint8
+    Example (a dataset of one local file; `fetch("mnist")` works the same way and, without a
+    mirror, downloads MNIST's four files into the cache on first use):
+        >>> from pathlib import Path
+        >>> Path("data/toy").mkdir(parents=True)
+        >>> Path("data/toy/words.txt").write_text("the cat sat")
+        11
+        >>> spec = register(DatasetSpec("toy", files=(RemoteFile("words.txt", sha256=sha256_of("data/toy/words.txt")),)))
+        >>> fetch("toy", data_dir="data")        # data_dir: in place of $PMT_DATA_DIR
+        {'words.txt': PosixPath('data/toy/words.txt')}
+        >>> unregister("toy")
     """
     spec = get_spec(name)
     ddir = Path(data_dir).expanduser() if data_dir is not None else get_data_dir()

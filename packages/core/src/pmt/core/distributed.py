@@ -347,9 +347,14 @@ def allreduce_gradients(params, weight: float = 1.0, sums=None, sparse: str = "a
     Returns:
         `sums` summed over ranks, float64 (a copy of `sums` on one process).
 
-    Example:
-        >>> loss, outputs = model.train_step(my_share, loss_fn)
-        >>> total = allreduce_gradients(model.parameters(), weight=len(my_share[-1]), sums=[loss])
+    Example (one process here; under `mpiexec -n N` every rank runs the same lines):
+        >>> from pmt.core.examples.linear_demo import LinearClassifier, make_blobs, softmax_cross_entropy
+        >>> model = LinearClassifier(2, 3); batch = make_blobs(8)
+        >>> my_share = shard(batch)                    # this rank's rows of the global batch
+        >>> loss, outputs = model.train_step(my_share, softmax_cross_entropy)
+        >>> total = allreduce_gradients(model.parameters(), weight=len(my_share[-1]), sums=[loss, 1])
+        >>> float(total[1])                            # the 1s summed over ranks: the world size
+        1.0
     """
     if sparse not in ("auto", "gather", "dense"):
         raise ValueError(f"allreduce_gradients: sparse must be 'auto', 'gather' or 'dense', got {sparse!r}")

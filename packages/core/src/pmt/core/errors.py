@@ -9,7 +9,7 @@ exit with status 1 for it (bad input is 2, Ctrl-C 130; see `pmt.core.cli`).
 Example:
     >>> check_finite({"W": np.array([1.0, np.nan])}, "model")
     Traceback (most recent call last):
-    DivergenceError: model: W holds 1 NaN/inf value of 2 ...
+    pmt.core.errors.DivergenceError: model: W holds 1 NaN/inf value of 2
 """
 from __future__ import annotations
 

@@ -14,10 +14,16 @@ Two habits every PMT file reader and writer shares:
   every member of an `.npz` archive.
 
 Example:
-    >>> atomic_write("runs/a/config.json", json.dumps(cfg))
+    >>> import json
+    >>> atomic_write("runs/a/config.json", json.dumps({"lr": 0.001}))
+    PosixPath('runs/a/config.json')
     >>> with atomic_open("runs/a/vectors.bin") as f:
-    ...     f.write(header)
-    >>> arrays = read_npz("runs/a/last.npz")        # {"model/W": array, ...}
+    ...     f.write(b"2 3\\n")          # a word2vec header: 2 words, 3 dimensions
+    4
+    >>> np.savez("runs/a/last.npz", **{"model/W": np.eye(2)})
+    >>> read_npz("runs/a/last.npz")                 # every member's size checked first
+    {'model/W': array([[1., 0.],
+           [0., 1.]])}
 """
 from __future__ import annotations
 
@@ -60,6 +66,7 @@ def atomic_open(path):
     Example:
         >>> with atomic_open("out/vectors.bin") as f:
         ...     f.write(b"2 3\\n")
+        4
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

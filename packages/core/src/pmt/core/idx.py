@@ -96,8 +96,14 @@ def read_idx(path) -> np.ndarray:
             or a corrupt gzip stream.  The sizes in the header are checked against the
             file's size (for gzip, the size its trailer records) before anything is allocated.
 
-    Example:
-        >>> images = read_idx("mnist/train-images-idx3-ubyte.gz")   # (60000, 28, 28) uint8
+    Example (a 2 x 3 uint8 file written by hand: magic 0x00000802, then the sizes 2 and 3):
+        >>> from pathlib import Path
+        >>> header = bytes([0, 0, 0x08, 2]) + np.array([2, 3], ">u4").tobytes()
+        >>> Path("tiny-idx2-ubyte").write_bytes(header + bytes(range(6)))
+        18
+        >>> read_idx("tiny-idx2-ubyte")
+        array([[0, 1, 2],
+               [3, 4, 5]], dtype=uint8)
     """
     path = Path(os.fspath(path))
     try:

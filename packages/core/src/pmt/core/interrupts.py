@@ -10,11 +10,18 @@ Ctrl-C interrupts at once, wherever it lands (`forced` is then True: save nothin
 Outside the main thread signals cannot be caught: the context does nothing there and a
 Ctrl-C behaves as usual.
 
-Example:
+Example (the signal is sent by the example itself, as if Ctrl-C were pressed during step 3):
+    >>> import os, signal
     >>> with GracefulInterrupt() as stop:
-    ...     for batch in data:
-    ...         step(batch)
-    ...         stop.check()          # raises KeyboardInterrupt after the first Ctrl-C
+    ...     for step in range(1, 1001):
+    ...         if step == 3:
+    ...             os.kill(os.getpid(), signal.SIGINT)
+    ...         try:
+    ...             stop.check()          # raises KeyboardInterrupt after the first Ctrl-C
+    ...         except KeyboardInterrupt:
+    ...             print(f"stopped after step {step}")
+    ...             break
+    stopped after step 3
 """
 from __future__ import annotations
 

@@ -158,7 +158,13 @@ class SGD(Optimizer):
         p <- p - lr * b                        otherwise (b = g without momentum)
 
     Example:
-        >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> from pmt.core import Parameter
+        >>> p = Parameter(np.array([1.0, 2.0]))
+        >>> opt = SGD([p], lr=0.1, momentum=0.9)
+        >>> p.grad = np.array([1.0, -1.0]); opt.step(); p.data     # b = g on the first step
+        array([0.9, 2.1], dtype=float32)
+        >>> p.grad = np.array([1.0, -1.0]); opt.step(); p.data     # b = 0.9 b + g = 1.9 g
+        array([0.71, 2.29], dtype=float32)
     """
 
     defaults = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0}
@@ -301,7 +307,11 @@ class AdamW(Adam):
         p <- p * (1 - lr * weight_decay), then the Adam step on the raw gradient.
 
     Example:
-        >>> opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+        >>> from pmt.core import Parameter
+        >>> p = Parameter(np.ones(2))
+        >>> opt = AdamW([p], lr=0.1, weight_decay=0.5)
+        >>> p.grad = np.zeros(2); opt.step(); p.data    # the decay alone: 1 * (1 - 0.1 * 0.5)
+        array([0.95, 0.95], dtype=float32)
     """
 
     decoupled = True

@@ -8,10 +8,13 @@ file (`pmt-qqp train > log` printed nothing for ten minutes per epoch).  `Progre
   every `interval` seconds through `log` (`desc  done/total unit (pct)  rate  eta  extras`);
 * `enabled=False`: nothing.
 
-Example:
-    >>> bar = Progress(total=len(data), desc="epoch 1/5", unit="step")
-    >>> for batch in data:
+Example (lines, as in a log file; `interval=0` writes one per update):
+    >>> bar = Progress(total=3, desc="epoch 1/5", enabled=None, unit="step", interval=0, log=print)
+    >>> for loss in (0.9, 0.7, 0.6):
     ...     bar.update(1, loss=f"{loss:.4f}")
+    epoch 1/5  1/3 step (33%) ...
+    epoch 1/5  2/3 step (67%) ...
+    epoch 1/5  3/3 step (100%) ...
     >>> bar.close()
 """
 from __future__ import annotations

@@ -20,11 +20,16 @@ The rules, in the order `train` meets them:
    from any directory.
 
 Example:
+    >>> import json
     >>> run = RunFolder("runs/qqp", task="qqp", command="pmt-qqp")
     >>> run.prepare(resume=False, overwrite=False)        # before reading any data
-    >>> ...                                                # read data, build the model
-    >>> run.start({"config.json": json.dumps(cfg), "vocab.txt": vocab_text})
-    >>> trainer = Trainer(..., checkpoint_dir=run.path)
+    >>> cfg = {"lr": 5e-4}                                 # read data, build the model...
+    >>> run.start({"config.json": json.dumps(cfg), "vocab.txt": "[PAD]\\n[UNK]\\n"})
+    >>> sorted(p.name for p in run.path.iterdir())         # then Trainer(..., checkpoint_dir=run.path)
+    ['config.json', 'vocab.txt']
+    >>> RunFolder("runs/qqp", task="qqp", command="pmt-qqp").prepare()   # a second train, same folder
+    Traceback (most recent call last):
+    FileExistsError: runs/qqp already holds files (config.json, vocab.txt); continue that run with --resume, ...
 """
 from __future__ import annotations
 

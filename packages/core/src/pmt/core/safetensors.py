@@ -26,6 +26,7 @@ stores tensors by decreasing itemsize, so every tensor starts at a multiple of i
 
 Example:
     >>> save_safetensors("w.safetensors", {"w": np.ones((2, 3), np.float32)}, {"note": "demo"})
+    PosixPath('w.safetensors')
     >>> load_safetensors("w.safetensors")["w"].shape
     (2, 3)
     >>> safetensors_metadata("w.safetensors")
@@ -93,7 +94,10 @@ def save_safetensors(path, tensors, metadata=None) -> Path:
             dtype (object, complex, strings...), metadata that is not str -> str.
 
     Example:
+        >>> from pmt.core.examples.linear_demo import LinearClassifier
+        >>> model = LinearClassifier(4, 3)
         >>> save_safetensors("model.safetensors", model.state_dict(), {"epoch": "3"})
+        PosixPath('model.safetensors')
     """
     path = Path(path)
     if metadata is not None:
@@ -239,6 +243,7 @@ def safetensors_metadata(path) -> dict:
     """The `__metadata__` strings of a safetensors file (reads and checks only the header).
 
     Example:
+        >>> _ = save_safetensors("model.safetensors", {"w": np.zeros(3, np.float32)}, {"format": "pt"})
         >>> safetensors_metadata("model.safetensors")
         {'format': 'pt'}
     """
@@ -260,8 +265,12 @@ def load_safetensors(path) -> dict:
         SafetensorsError: see the module docstring for every check.
 
     Example:
+        >>> from pmt.core.examples.linear_demo import LinearClassifier
+        >>> _ = save_safetensors("model.safetensors", LinearClassifier(4, 3).state_dict())
         >>> w = load_safetensors("model.safetensors")
-        >>> model.load_state_dict(w)
+        >>> {name: (a.shape, a.dtype.name) for name, a in w.items()}
+        {'W': ((4, 3), 'float32'), 'b': ((3,), 'float32')}
+        >>> model = LinearClassifier(4, 3); model.load_state_dict(w)
     """
     path, f = _open(path)
     with f:

@@ -82,8 +82,9 @@ def run_mpi(n: int, args, timeout: float = 120, cwd=None, env=None):
     ranks) and the test fails saying so.
 
     Example:
-        >>> result = run_mpi(2, ["-m", "pmt.mlp.examples.mnist", "--epochs", "1"])
-        >>> assert result.returncode == 0, result.stderr
+        >>> result = run_mpi(2, ["-c", "from pmt.core import distributed as d; d.is_main() and print(d.world_size())"])
+        >>> result.returncode, result.stdout
+        (0, '2\\n')
     """
     import signal
     import subprocess

@@ -12,7 +12,10 @@ file's keys and shapes are exactly the model's before anything is copied, so a m
 leaves a model half-loaded.
 
 Example:
+    >>> from pmt.core.examples.linear_demo import LinearClassifier
+    >>> model = LinearClassifier(4, 3)
     >>> save_weights("runs/x/model.safetensors", model, metadata={"task": "qqp"})
+    PosixPath('runs/x/model.safetensors')
     >>> load_weights("runs/x/model.safetensors", model)
     {'task': 'qqp'}
 """
@@ -60,7 +63,11 @@ def save_weights(path, model, format: str | None = None, metadata: dict | None =
         the path written.
 
     Example:
-        >>> save_weights("model.safetensors", model, metadata={"config": json.dumps(cfg)})
+        >>> import json
+        >>> from pmt.core.examples.linear_demo import LinearClassifier
+        >>> cfg = {"in_features": 4, "num_classes": 3}
+        >>> save_weights("model.safetensors", LinearClassifier(**cfg), metadata={"config": json.dumps(cfg)})
+        PosixPath('model.safetensors')
     """
     fmt = weights_format(path, format)
     metadata = dict(metadata or {})

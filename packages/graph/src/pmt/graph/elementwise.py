@@ -252,7 +252,11 @@ def masked_fill(x: Tensor, mask, value: float) -> Tensor:
     dL/dx = g where mask is False, 0 where it is True.
 
     Example:
-        >>> scores = masked_fill(scores, ~allowed, -np.inf)   # before a softmax
+        >>> from pmt.graph import Tensor, softmax
+        >>> scores = Tensor(np.zeros((1, 3)))
+        >>> allowed = np.array([[True, True, False]])
+        >>> softmax(masked_fill(scores, ~allowed, -np.inf)).data   # the masked position gets 0
+        array([[0.5, 0.5, 0. ]])
     """
     m = _bool_mask(mask, "masked_fill")
     try:

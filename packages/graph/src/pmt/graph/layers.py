@@ -154,7 +154,11 @@ class Dropout(Module):
     """Inverted dropout with probability p, active only in training mode (see `dropout`).
 
     Example:
-        >>> Dropout(0.25)
+        >>> drop = Dropout(0.25)
+        >>> drop
+        Dropout(p=0.25)
+        >>> drop.eval()(Tensor(np.ones(4))).data             # evaluation mode: the identity
+        array([1., 1., 1., 1.])
     """
 
     def __init__(self, p: float = 0.5, rng=None):

@@ -32,6 +32,7 @@ class Module:
         training: True in training mode (dropout active), False after `eval()`.
 
     Example:
+        >>> from pmt.graph import Linear, ReLU, Tensor
         >>> model = Sequential(Linear(4, 8), ReLU(), Linear(8, 2))
         >>> model(Tensor(np.ones((3, 4)))).shape
         (3, 2)
@@ -210,7 +211,13 @@ class ModuleList(Module):
     """A list of modules whose parameters are registered (a plain list would hide them).
 
     Example:
-        >>> self.blocks = ModuleList([Block() for _ in range(4)])
+        >>> from pmt.graph import Linear
+        >>> class Stack(Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.blocks = ModuleList([Linear(8, 8) for _ in range(4)])
+        >>> len(Stack().parameters())                        # 4 weights and 4 biases
+        8
     """
 
     def __init__(self, modules=()):
@@ -238,7 +245,13 @@ class Sequential(ModuleList):
     """Apply modules one after another: y = f_n(... f_2(f_1(x))). Indexable like a `ModuleList`.
 
     Example:
+        >>> from pmt.graph import Linear, ReLU
         >>> Sequential(Linear(784, 128), ReLU(), Linear(128, 10))
+        Sequential(
+          (0): Linear(in_features=784, out_features=128, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=128, out_features=10, bias=True)
+        )
     """
 
     def __init__(self, *layers):
@@ -257,7 +270,10 @@ class ModuleDict(Module):
     """A dict of modules (string keys) whose parameters are registered.
 
     Example:
+        >>> from pmt.graph import Linear
         >>> heads = ModuleDict({"tags": Linear(64, 9), "chunks": Linear(64, 23)})
+        >>> heads["tags"].weight.shape, len(heads.parameters())
+        ((64, 9), 4)
     """
 
     def __init__(self, modules=None):

@@ -39,8 +39,12 @@ class no_grad:
     """Context manager (or decorator) under which operations record no graph.
 
     Example:
+        >>> from pmt.graph import Linear
+        >>> model, x = Linear(4, 2), Tensor(np.ones((1, 4)))
         >>> with no_grad():
-        ...     y = model(x)          # y.requires_grad is False, no memory kept for backward
+        ...     y = model(x)
+        >>> y.requires_grad                                  # no graph kept for a backward
+        False
     """
 
     def __enter__(self):
@@ -149,6 +153,9 @@ class Tensor:
         Example:
             >>> def square(x):
             ...     return Tensor.from_op(x.data ** 2, (x,), lambda g: (2 * x.data * g,), "square")
+            >>> x = Tensor(np.array([3.0]), requires_grad=True)
+            >>> square(x).sum().backward(); x.grad
+            array([6.])
         """
         out = Tensor.__new__(Tensor)
         out.data = data if type(data) is np.ndarray else np.asarray(data)  # numpy scalars too

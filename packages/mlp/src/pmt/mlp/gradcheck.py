@@ -13,6 +13,7 @@ Stochastic layers (Dropout) are made deterministic by restoring the state of the
 generator before every forward call, so every evaluation sees the same mask.
 
 Example:
+    >>> from pmt.mlp import Dense
     >>> layer = Dense(3, in_features=4, dtype=np.float64)
     >>> errs = check_layer(layer, np.random.randn(2, 4))
     >>> max(errs.values()) < 1e-6

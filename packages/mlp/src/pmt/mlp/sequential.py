@@ -27,10 +27,22 @@ class Sequential:
         x: (batch, *input_shape) -> (batch, *output_shape)
 
     Example:
+        >>> from pmt.mlp import Dense, Dropout, ReLU
         >>> model = Sequential([Dense(128), ReLU(), Dropout(0.25), Dense(10)], input_shape=(784,))
         >>> model.forward(np.zeros((32, 784), np.float32)).shape
         (32, 10)
         >>> print(model.summary())
+        sequential (float32)
+        -  ------------------  ------------  -------
+        #  layer               output shape   params
+        -  ------------------  ------------  -------
+           input               (None, 784)
+        0  Dense(784 -> 128)   (None, 128)   100,480
+        1  ReLU()              (None, 128)         0
+        2  Dropout(rate=0.25)  (None, 128)         0
+        3  Dense(128 -> 10)    (None, 10)      1,290
+        -  ------------------  ------------  -------
+        total parameters: 101,770 (397.5 KiB)
     """
 
     def __init__(self, layers, input_shape=None, dtype=np.float32, name: str = "sequential"):

@@ -19,7 +19,9 @@ Conversions between the schemes keep the entities (same spans and types, as
 `to_iob2` / `to_iob1` accept either IOB flavour as input.
 
 Example:
-    >>> sents = read_conll("eng.train")                  # or load_conll2003("train")
+    >>> sents = load_conll2003("train")          # read_conll("path/to/eng.train") reads any copy
+    >>> sents[0].tokens
+    ['EU', 'rejects', 'German', 'call', 'to', 'boycott', 'British', 'lamb', '.']
     >>> to_iob2(sents[0].ner)
     ['B-ORG', 'O', 'B-MISC', 'O', 'O', 'O', 'B-MISC', 'O', 'O']
 """
@@ -94,7 +96,7 @@ MAX_SENTENCE_TOKENS = 1000
 
 
 def read_conll(path, encoding: str = "utf-8", max_sentence_tokens: int | None = MAX_SENTENCE_TOKENS) -> list[Sentence]:
-    """Read a CoNLL-2003 style file into sentences.
+    r"""Read a CoNLL-2003 style file into sentences.
 
     Accepts four columns ``token POS chunk NER`` or two columns ``token NER`` (fixed by the
     first token line), any whitespace between columns, LF or CRLF line ends, a UTF-8 byte
@@ -117,9 +119,14 @@ def read_conll(path, encoding: str = "utf-8", max_sentence_tokens: int | None = 
         FileNotFoundError: if the file does not exist.
 
     Example:
-        >>> s = read_conll("eng.testa")
-        >>> len(s), sum(map(len, s))
-        (3250, 51362)
+        >>> from pathlib import Path
+        >>> _ = Path("tiny.conll").write_text("-DOCSTART- -X- -X- O\n\n"
+        ...                                   "EU NNP B-NP I-ORG\nrejects VBZ B-VP O\n\n"
+        ...                                   "Peter NNP B-NP I-PER\nBlackburn NNP I-NP I-PER\n")
+        >>> s = read_conll("tiny.conll")
+        >>> len(s), s[1]
+        (2, Sentence(tokens=['Peter', 'Blackburn'], ner=['I-PER', 'I-PER'], pos=['NNP', 'NNP'],
+                     chunk=['B-NP', 'I-NP'], doc=0, line=6))
     """
     path = Path(path)
     sentences: list[Sentence] = []
@@ -190,8 +197,10 @@ def documents(sentences: Sequence[Sentence]) -> list[list[Sentence]]:
     """Group sentences by their ``doc`` index (file order kept).
 
     Example:
-        >>> len(documents(read_conll("eng.train")))
-        946
+        >>> sents = [Sentence(["EU"], ["I-ORG"], doc=0), Sentence(["Peter"], ["I-PER"], doc=0),
+        ...          Sentence(["Rome"], ["I-LOC"], doc=1)]
+        >>> [len(doc) for doc in documents(sents)]
+        [2, 1]
     """
     docs: list[list[Sentence]] = []
     last = None

@@ -162,7 +162,21 @@ def crf_nll(emissions, tags, mask, transitions, start, end, constraints=None) ->
         minus observed counts of their features, / batch.
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> em = rng.normal(size=(2, 4, 3))                   # (batch, seq, num_tags)
+        >>> mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], bool)
+        >>> T, s, e = np.zeros((3, 3)), np.zeros(3), np.zeros(3)
+        >>> tags = np.array([[0, 1, 2, 0], [2, 2, 0, 0]])
         >>> nll, d_em, d_T, d_s, d_e = crf_nll(em, tags, mask, T, s, e)
+        >>> float(abs(d_em[1, 2:]).max())                    # nothing flows into padding
+        0.0
+
+        With all transition scores 0 the tokens are independent, and the NLL is the summed
+        per-token softmax cross-entropy, averaged over the batch:
+
+        >>> logp = em - np.log(np.exp(em).sum(-1, keepdims=True))
+        >>> bool(np.isclose(nll, -(np.take_along_axis(logp, tags[..., None], -1)[..., 0] * mask).sum() / 2))
+        True
     """
     emissions, mask, T, start, end, lengths = _check(emissions, mask, transitions, start, end,
                                                      constraints)
@@ -234,7 +248,14 @@ def viterbi_decode(emissions, mask, transitions, start, end, constraints=None, p
         zip(paths, mask)]`` gives the unpadded lists.  scores: (batch,) the best scores s(y).
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> em = rng.normal(size=(2, 4, 3))                   # (batch, seq, num_tags)
+        >>> mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], bool)
+        >>> T, s, e = np.zeros((3, 3)), np.zeros(3), np.zeros(3)
         >>> paths, scores = viterbi_decode(em, mask, T, s, e)
+        >>> paths                                            # T = s = e = 0: the argmax of each token
+        array([[ 2,  2,  0,  2],
+               [ 1,  2, -1, -1]])
     """
     emissions, mask, T, start, end, lengths = _check(emissions, mask, transitions, start, end,
                                                      constraints)

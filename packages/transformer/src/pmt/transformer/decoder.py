@@ -31,6 +31,7 @@ class TransformerDecoderLayer(Module):
         keep the cross-attention weights (batch, heads, t, s) of the last call.
 
     Example:
+        >>> from pmt.graph import Tensor
         >>> layer = TransformerDecoderLayer(32, 4, 64)
         >>> layer(Tensor(np.random.randn(2, 5, 32)), Tensor(np.random.randn(2, 7, 32))).shape
         (2, 5, 32)
@@ -66,6 +67,7 @@ class TransformerDecoder(Module):
         y: (batch, t, d_model), memory: (batch, s, d_model) -> (batch, t, d_model)
 
     Example:
+        >>> from pmt.graph import Tensor
         >>> dec = TransformerDecoder(2, 32, 4, 64)
         >>> dec(Tensor(np.random.randn(2, 5, 32)), Tensor(np.random.randn(2, 7, 32))).shape
         (2, 5, 32)

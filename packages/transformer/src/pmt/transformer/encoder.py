@@ -28,6 +28,7 @@ class TransformerEncoderLayer(Module):
         (usually a padding mask (batch, 1, 1, seq)); output: (batch, seq, d_model).
 
     Example:
+        >>> from pmt.graph import Tensor
         >>> layer = TransformerEncoderLayer(32, 4, 64)
         >>> layer(Tensor(np.random.randn(2, 7, 32))).shape
         (2, 7, 32)
@@ -66,6 +67,7 @@ class TransformerEncoder(Module):
         layers: `ModuleList` of the blocks.
 
     Example:
+        >>> from pmt.graph import Tensor
         >>> enc = TransformerEncoder(2, 32, 4, 64)
         >>> enc(Tensor(np.random.randn(2, 7, 32))).shape
         (2, 7, 32)

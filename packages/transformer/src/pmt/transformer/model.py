@@ -186,7 +186,11 @@ class Transformer(Module):
             pad_id after it.
 
         Example:
-            >>> out = model.greedy_decode(src, bos_id=1, eos_id=2)
+            >>> model = Transformer(12, 12, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1, n_decoder_layers=1)
+            >>> src = np.array([[3, 4, 5, 2], [6, 7, 2, 0]])          # two sources, EOS = 2, padded with 0
+            >>> model.greedy_decode(src, bos_id=1, eos_id=2, max_len=6)  # untrained: any tokens, then EOS
+            array([[3, 2],
+                   [3, 2]])
         """
         src = self._check_ids(src, "src")
         max_len = self._max_steps(src, max_len)
@@ -228,7 +232,11 @@ class Transformer(Module):
             int (batch, L) best hypothesis per example (no BOS), padded with pad_id after EOS.
 
         Example:
-            >>> out = model.beam_search(src, bos_id=1, eos_id=2, beam_size=4)
+            >>> model = Transformer(12, 12, d_model=16, n_heads=2, d_ff=32, n_encoder_layers=1, n_decoder_layers=1)
+            >>> src = np.array([[3, 4, 5, 2], [6, 7, 2, 0]])          # two sources, EOS = 2, padded with 0
+            >>> model.beam_search(src, bos_id=1, eos_id=2, beam_size=3, max_len=6)
+            array([[3, 2, 0, 0, 0, 0],
+                   [3, 2, 0, 0, 0, 0]])
         """
         src = self._check_ids(src, "src")
         if beam_size < 1:

@@ -17,9 +17,17 @@ The CRF of the tagger is not in the graph: Viterbi decoding of the emissions sta
 imported only here and only when an export or a session is asked for.
 
 Example:
+    >>> from pmt.graph import no_grad
+    >>> from pmt.transformer.qqp.model import PairClassifier, PairClassifierConfig
+    >>> model = PairClassifier(PairClassifierConfig(vocab_size=100, d_model=16, n_heads=2, d_ff=32)).eval()
+    >>> ids, segments = np.array([[2, 7, 3, 9, 3]]), np.array([[0, 0, 0, 1, 1]])
     >>> export_onnx(model, "qqp.onnx")
+    PosixPath('qqp.onnx')
     >>> session = onnx_session("qqp.onnx", threads=1)
     >>> logits = session.run(None, {"ids": ids, "segments": segments})[0]
+    >>> with no_grad():                                   # onnxruntime and PMT agree
+    ...     bool(np.allclose(logits, model(ids, segments).data, atol=1e-5))
+    True
 """
 from __future__ import annotations
 
@@ -47,7 +55,7 @@ def require(name: str):
         return importlib.import_module(name)
     except ImportError:
         raise ImportError(f"ONNX export and inference need the optional packages onnx and onnxruntime "
-                          f"({name} is missing): {INSTALL_HINT}") from None
+                          f"({name} is missing): {INSTALL_HINT}", name=name) from None
 
 
 class _Graph:

@@ -72,7 +72,9 @@ def read_questions(source, lower: bool = True) -> list[tuple[str, list[tuple[str
 
 
 def _dataset_file(name, filename) -> Path:
+    """`filename` of dataset `name` through `pmt.core.datasets.fetch` ($PMT_DATA_DIR, cache, download)."""
     from pmt.core.datasets import DatasetError, fetch
+
     try:
         return Path(fetch(name)[filename])
     except DatasetError as e:
@@ -148,8 +150,15 @@ def evaluate_analogies(kv, questions="analogy", restrict_vocab: int = 30000,
         AnalogyResult.
 
     Example:
-        >>> res = evaluate_analogies(kv)                  # doctest: +SKIP
-        >>> print(f"{res.accuracy:.1%}"); print(res.report())
+        >>> from pmt.word2vec import KeyedVectors
+        >>> kv = KeyedVectors(["king", "queen", "man", "woman"],
+        ...                   np.array([[1, 1], [1, -1], [0.2, 1], [0.2, -1]], np.float32))
+        >>> questions = [("family", [("man", "woman", "king", "queen"),   # woman - man + king = queen?
+        ...                          ("man", "king", "woman", "queen"),
+        ...                          ("man", "woman", "boy", "girl")])]   # out of vocabulary: not attempted
+        >>> res = evaluate_analogies(kv, questions)
+        >>> res.accuracy, res.attempted, res.oov
+        (1.0, 2, 1)
     """
     if not isinstance(restrict_vocab, (int, np.integer)) or restrict_vocab < 1:
         raise ValueError(f"restrict_vocab must be a positive integer, got {restrict_vocab!r}")

@@ -1,7 +1,7 @@
 """One epoch of word2vec training in numpy: skip-gram and CBOW with negative sampling.
 
 word2vec.c walks the corpus one word at a time and updates the vectors after every
-(centre, context) pair.  Done literally in Python that is ~1,000 words/s.  Here a *batch* of
+(centre, context) pair; in Python that is a handful of numpy calls per pair.  Here a *batch* of
 consecutive (subsampled) centre positions is processed at once, and the structure of the
 text is used to avoid per-pair work:
 

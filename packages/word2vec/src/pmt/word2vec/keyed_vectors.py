@@ -90,7 +90,10 @@ class KeyedVectors:
             list of (word, cosine similarity), best first; query words are excluded.
 
         Example:
-            >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)  # doctest: +SKIP
+            >>> kv = KeyedVectors(["king", "queen", "man", "woman"],
+            ...                   np.array([[1, 1], [1, -1], [0.2, 1], [0.2, -1]], np.float32))
+            >>> kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)
+            [('queen', 0.963)]
         """
         if isinstance(positive, (str, np.ndarray)):
             positive = [positive]

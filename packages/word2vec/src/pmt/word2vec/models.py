@@ -48,9 +48,14 @@ class NegativeSamplingModel:
         rng: generator for W_in's initialisation (W_out starts at zero, as in word2vec.c).
 
     Example:
+        >>> from pmt.word2vec import BinaryCrossEntropy
         >>> m = NegativeSamplingModel(100, 16)
-        >>> loss = BinaryCrossEntropy()
-        >>> value, scores = m.train_step((ids, outs, labels), loss)   # doctest: +SKIP
+        >>> ids = np.array([[3], [7]])                        # skip-gram: one input word per example
+        >>> outs = np.array([[5, 1, 2], [9, 4, 0]])           # the true word, then K = 2 negatives
+        >>> labels = np.array([[1, 0, 0], [1, 0, 0]], np.float32)
+        >>> value, scores = m.train_step((ids, outs, labels), BinaryCrossEntropy())
+        >>> scores.shape, round(float(value), 4)              # W_out starts at 0: every logit is 0
+        ((2, 3), 0.6931)
     """
 
     def __init__(self, vocab_size: int, dim: int, rng=None, dtype=np.float32):
