@@ -40,8 +40,12 @@ class PretrainBatches:
     a resumed round at its batch j.
 
     Example:
-        >>> data = PretrainBatches(tokens, lines, 128, 32, steps=500, vocab_size=16000)
-        >>> inputs, segments, labels = next(iter(data))           # each (32, 128)
+        >>> tokens = np.arange(10, 1010) % 90 + 10                  # 1,000 ids of a toy stream
+        >>> lines = np.array([0, 400, 1000])                        # two lines, then the end
+        >>> data = PretrainBatches(tokens, lines, 32, 4, steps=10, vocab_size=100)
+        >>> inputs, segments, labels = next(iter(data))
+        >>> inputs.shape, segments.shape, labels.shape
+        ((4, 32), (4, 32), (4, 32))
     """
 
     def __init__(self, tokens, line_offsets, seq_len: int, batch_size: int, steps: int, vocab_size: int,

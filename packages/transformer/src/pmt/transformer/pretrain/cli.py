@@ -148,8 +148,13 @@ def fill_masks(model: MaskedLM, tok: Tokenizer, text: str, top: int = 5) -> list
     """The `top` most likely tokens, with probabilities, for each "[MASK]" in `text`.
 
     Example:
-        >>> fill_masks(model, tok, "The [MASK] of France is Paris.")[0][:2]
-        [('capital', 0.41), ('King', 0.08)]
+        >>> from pmt.transformer import Tokenizer
+        >>> from pmt.transformer.pretrain import MaskedLM, MaskedLMConfig
+        >>> tok = Tokenizer.train(["The capital of France is Paris."] * 5, vocab_size=60, lowercase=False)
+        >>> model = MaskedLM(MaskedLMConfig(tok.vocab_size, d_model=16, n_heads=2, d_ff=32, n_layers=1))
+        >>> guesses = fill_masks(model, tok, "The [MASK] of France is Paris.")  # untrained: guesses are noise
+        >>> len(guesses), len(guesses[0]), sum(p for _, p in guesses[0]) <= 1.0   # one [MASK], 5 (token, p)
+        (1, 5, True)
     """
     parts = text.split("[MASK]")
     if len(parts) < 2:

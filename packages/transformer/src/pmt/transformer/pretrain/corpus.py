@@ -145,9 +145,11 @@ class LineEncoder:
         max_cache: forget the remembered chunks when there are more (bounds memory).
 
     Example:
+        >>> from pmt.transformer import Tokenizer
+        >>> tok = Tokenizer.train(["Hello world.", "Hi there!"] * 5, vocab_size=60, lowercase=False)
         >>> ids, lengths = LineEncoder(tok)(["Hello world.", "Hi!"])
-        >>> lengths.sum() == len(ids)
-        True
+        >>> lengths.tolist(), ids[:lengths[0]].tolist() == tok.encode("Hello world.", add_special_tokens=False).ids
+        ([3, 2], True)
     """
 
     def __init__(self, tok: Tokenizer, max_cache: int = 2_000_000):

@@ -95,8 +95,14 @@ def load_pretrained(model, source) -> TransferReport:
             model built with another tokenizer: nothing is modified then.
 
     Example:
-        >>> clf = PairClassifier(pair_classifier_config("runs/pretrain", max_len=96))
-        >>> print(load_pretrained(clf, "runs/pretrain").summary())
+        >>> from pmt.transformer.pretrain import MaskedLM, MaskedLMConfig
+        >>> from pmt.transformer.qqp.model import PairClassifier
+        >>> mlm = MaskedLM(MaskedLMConfig(vocab_size=100, d_model=16, n_heads=2, d_ff=32, n_layers=1, max_len=64))
+        >>> _ = export_encoder(mlm, "runs/pretrain/encoder.npz")
+        >>> clf = PairClassifier(pair_classifier_config("runs/pretrain", max_len=32))
+        >>> report = load_pretrained(clf, "runs/pretrain")
+        >>> report.initialised, report.truncated
+        (['head.weight', 'head.bias'], ['pos.weight: rows 32 of 64'])
     """
     pretrained, _ = load_masked_lm(source)
     state = pretrained.state_dict()
@@ -130,7 +136,12 @@ def pair_classifier_config(source, **overrides):
     """A `qqp.PairClassifierConfig` whose encoder matches the pretrained one (other fields overridable).
 
     Example:
+        >>> from pmt.transformer.pretrain import MaskedLM, MaskedLMConfig
+        >>> _ = export_encoder(MaskedLM(MaskedLMConfig(vocab_size=100, d_model=16, n_heads=2, d_ff=32)),
+        ...                    "runs/pretrain/encoder.npz")
         >>> cfg = pair_classifier_config("runs/pretrain", max_len=96, dropout=0.1, pooling="cls")
+        >>> cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.max_len
+        (100, 16, 4, 96)
     """
     from ..qqp.model import PairClassifierConfig
     meta = load_checkpoint(_weights_file(source))
