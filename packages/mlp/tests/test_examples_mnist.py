@@ -3,10 +3,13 @@ import json
 
 import pytest
 
-from pmt.core import Trainer
+import numpy as np
+
+from pmt.core import Trainer, train_valid_split
 from pmt.core.testing import require_dataset
 from pmt.mlp import Sequential
-from pmt.mlp.examples.mnist import build_model, main, parse_args, run
+from pmt.mlp.examples.mnist import build_model, load_splits, main, parse_args, run
+from pmt.mlp.mnist import load_mnist
 
 
 @pytest.fixture
@@ -65,6 +68,18 @@ def test_the_validation_split_follows_the_split_seed_alone(tmp_path, fashion, mo
     run(common + ["--run-dir", str(tmp_path / "b"), "--seed", "2"])             # other init, same split
     run(common + ["--run-dir", str(tmp_path / "c"), "--split-seed", "1"])
     assert (seen[0] == seen[1]).all() and not (seen[0] == seen[2]).all()
+
+
+def test_load_splits_carves_the_validation_images_out_of_the_training_images(fashion):
+    (xt, yt), (xv, yv), (xs, ys) = load_splits("fashion-mnist", None, 1000, 4, max_train=300)
+    full = load_mnist("fashion-mnist")
+    train_idx, valid_idx = train_valid_split(60000, 1000, 4)
+    assert xt.shape == (300, 784) and xv.shape == (1000, 784) and xs.shape == (10000, 784)
+    assert xt.dtype == xv.dtype == xs.dtype == np.float32
+    np.testing.assert_array_equal(xv, full.x_train[valid_idx])
+    np.testing.assert_array_equal(yv, full.y_train[valid_idx])
+    np.testing.assert_array_equal(xt, full.x_train[train_idx[:300]])
+    np.testing.assert_array_equal(xs, full.x_test)
 
 
 def test_a_validation_split_as_large_as_the_training_set_is_refused(tmp_path, fashion, capsys):

@@ -42,7 +42,7 @@ from ..losses import CategoricalCrossEntropy
 from ..mnist import CLASS_NAMES, DATASETS, load_mnist, scale_pixels
 from ..sequential import Sequential
 
-__all__ = ["build_model", "main", "run"]
+__all__ = ["build_model", "load_splits", "main", "run"]
 
 
 def build_model(hidden=(512, 256), dropout=0.2, num_classes=10, input_shape=(784,)) -> Sequential:
@@ -117,6 +117,27 @@ def peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
+def load_splits(dataset, data_dir, valid_size: int, split_seed: int, max_train: int | None = None):
+    """((x_train, y_train), (x_valid, y_valid), (x_test, y_test)): the validation split carved
+    from the training images by `train_valid_split(n, valid_size, split_seed)`, the training
+    part cut to its first `max_train` images if given, the test images as they are.
+
+    Images are float32 `(n, 784)` in [0, 1], labels int64 `(n,)`.  The files are read as uint8
+    and scaled after the split: indexing copies 47 MB of bytes instead of 188 MB of floats, and
+    the uint8 arrays are gone when this returns.
+    """
+    data = load_mnist(dataset, data_dir=data_dir, scale=False)
+    n = len(data.y_train)
+    if valid_size >= n:
+        raise ValueError(f"--valid-size {valid_size}: the {dataset} training set holds only {n} images; "
+                         f"pass a smaller --valid-size")
+    train_idx, valid_idx = train_valid_split(n, valid_size, split_seed)
+    train_idx = train_idx[:max_train]
+    return ((scale_pixels(data.x_train[train_idx]), data.y_train[train_idx]),
+            (scale_pixels(data.x_train[valid_idx]), data.y_train[valid_idx]),
+            (scale_pixels(data.x_test), data.y_test))
+
+
 def run(argv=None) -> dict:
     """Train as the command line says; returns the final metrics (also written to metrics.json)."""
     parser = build_parser()
@@ -130,17 +151,8 @@ def run(argv=None) -> dict:
         saved = folder.config(required=("train",))["train"]
         args = cli.settings_for_resume(args, saved, parser, RESUMABLE, folder.path)
         dataset = args.dataset or dataset
-    # Loaded as uint8 and scaled after the split: indexing copies 47 MB of bytes, not 188 MB of floats.
-    data = load_mnist(dataset, data_dir=args.data_dir, scale=False)
-    if args.valid_size >= len(data.y_train):
-        raise ValueError(f"--valid-size {args.valid_size}: the {dataset} training set holds only "
-                         f"{len(data.y_train)} images; pass a smaller --valid-size")
-    train_idx, valid_idx = train_valid_split(len(data.y_train), args.valid_size, args.split_seed)
-    if args.max_train:
-        train_idx = train_idx[:args.max_train]
-    x_train, y_train = scale_pixels(data.x_train[train_idx]), data.y_train[train_idx]
-    x_valid, y_valid = scale_pixels(data.x_train[valid_idx]), data.y_train[valid_idx]
-    x_test, y_test = scale_pixels(data.x_test), data.y_test
+    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = load_splits(
+        dataset, args.data_dir, args.valid_size, args.split_seed, args.max_train)
 
     seed(args.seed)
     model = build_model(args.hidden, args.dropout)
@@ -158,9 +170,8 @@ def run(argv=None) -> dict:
     settings = cli.run_settings(args)
     settings["dataset"] = dataset
     folder.start(None if args.resume else {"config.json": json.dumps({"train": settings}, indent=1)})
-    print(f"{dataset}: {len(x_train)} training images, {len(x_valid)} validation images (carved from the "
-          f"{len(data.y_train)} training images, split seed {args.split_seed}), {len(x_test)} test images held "
-          f"out until the end; writing to {out}/")
+    print(f"{dataset}: {len(x_train)} training images, {len(x_valid)} validation images (drawn from the training "
+          f"set, split seed {args.split_seed}), {len(x_test)} test images (scored once, at the end); writing to {out}/")
     history = trainer.fit(train, epochs=args.epochs, eval_data=valid, resume=out if args.resume else None)
     cli.raise_if_interrupted(trainer)
 
