@@ -209,9 +209,9 @@ def add_training_flags(parser, *, run_dir, epochs, batch_size, lr, seed=0, max_t
 def add_split_flags(parser, *, valid_size: int, split_seed: int = 0):
     """--valid-size N and --split-seed N: the validation split carved out of the training data.
 
-    The examples choose epochs and checkpoints on it (`pmt.core.data.train_valid_split`), so
-    the test set is scored once, at the end.  A run records both in config.json: a resumed run
-    validates on the same examples.
+    Every choice (epochs, checkpoints, hyper-parameters) is made on it
+    (`pmt.core.data.train_valid_split`), so the test set is scored once, at the end.  A run
+    records both in config.json: a resumed run validates on the same examples.
     """
     parser.add_argument("--valid-size", type=positive_int, default=valid_size, metavar="N",
                         help="validation examples carved at random from the training set (the test set is "

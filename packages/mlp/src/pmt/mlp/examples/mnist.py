@@ -175,7 +175,7 @@ def run(argv=None) -> dict:
     history = trainer.fit(train, epochs=args.epochs, eval_data=valid, resume=out if args.resume else None)
     cli.raise_if_interrupted(trainer)
 
-    logits = model.predict(x_test)                     # (10000, 10): the one look at the test set
+    logits = model.predict(x_test)                     # (n_test, 10): the one look at the test set
     predicted = logits.argmax(axis=1)
     metrics = {
         "dataset": dataset, "epochs": trainer.epoch, "train_loss": history["loss"][-1],
