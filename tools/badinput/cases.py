@@ -109,8 +109,11 @@ def cli_cases(ws) -> list:
                               ("--dropout", "1", r"must be a number in \[0, 1\)"),
                               ("--dropout", "-0.1", r"must be a number in \[0, 1\)"), ("--hidden", "0", INT1),
                               ("--max-train", "0", INT1), ("--limit", "-30", INT1), ("--seed", "-1", "must be an integer >= 0"),
-                              ("--checkpoint-every", "0", INT1), ("--dataset", "cifar", "invalid choice")]:
+                              ("--checkpoint-every", "0", INT1), ("--dataset", "cifar", "invalid choice"),
+                              ("--valid-size", "0", INT1), ("--split-seed", "-1", "must be an integer >= 0")]:
         add(f"mnist {flag} {value}", "mnist", mnist + ["--run-dir", new, flag, value], 2, _arg(flag, what))
+    add("mnist --valid-size as large as the training set", "mnist", mnist + ["--run-dir", new, "--valid-size", "200"],
+        2, "--valid-size 200: the mnist training set holds only 200 images")
     add("mnist run folder is a file", "mnist", mnist + ["--run-dir", str(f.a_file)], 2, "is a file, not a run folder")
     add("mnist run folder under a file", "mnist", mnist + ["--run-dir", str(f.a_file / "run")], 2, "is a file")
     add("mnist train into a trained run", "mnist", mnist + ["--run-dir", RUN], 2, "already holds files", run="mnist")
@@ -429,7 +432,7 @@ def proc_cases(ws) -> list:
     cases = []
     trainings = {   # prog: (command training for a long time, the same command's resume)
         "pmt-mnist": ([py, "-m", "pmt.mlp.examples.mnist", "--data-dir", str(f.mnist), "--hidden", "8",
-                       "--batch-size", "4", "--epochs", "500", "--checkpoint-every", "1"],
+                       "--batch-size", "4", "--valid-size", "50", "--epochs", "500", "--checkpoint-every", "1"],
                       [py, "-m", "pmt.mlp.examples.mnist", "--resume"]),
         "pmt-word2vec": ([py, "-m", "pmt.word2vec.train", "--corpus", str(f.corpus), "--dim", "4", "--min-count", "1",
                           "--epochs", "5000", "--no-eval"], [py, "-m", "pmt.word2vec.train", "--resume", "--no-eval"]),

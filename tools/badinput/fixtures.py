@@ -25,7 +25,7 @@ NER_SMALL = ["--d-model", "8", "--heads", "2", "--ff", "8", "--layers", "1", "--
 QQP_SMALL = ["--vocab-size", "60", "--d-model", "8", "--heads", "2", "--ff", "8", "--layers", "1",
              "--max-len", "16", "--epochs", "2", "--batch-size", "8", "--warmup", "1", "--no-progress"]
 W2V_SMALL = ["--dim", "4", "--min-count", "1", "--epochs", "1", "--no-eval", "--no-progress"]
-MNIST_SMALL = ["--hidden", "8", "--epochs", "1", "--batch-size", "32", "--no-progress"]
+MNIST_SMALL = ["--hidden", "8", "--epochs", "1", "--batch-size", "32", "--valid-size", "50", "--no-progress"]
 TOY_SMALL = ["--steps", "4", "--eval-every", "2", "--batch-size", "4", "--n-eval", "4", "--max-len", "4",
              "--d-model", "8", "--heads", "2", "--ff", "8", "--layers", "1", "--warmup", "1", "--no-progress"]
 

@@ -13,6 +13,7 @@ from pmt.core.errors import DivergenceError
 def parser():
     p = cli.ArgumentParser(prog="pmt-x")
     cli.add_training_flags(p, run_dir="runs/x", epochs=3, batch_size=16, lr=1e-3, max_valid=True)
+    cli.add_split_flags(p, valid_size=500)
     cli.deprecate(p, "--out", "--run-dir")
     cli.deprecate(p, "--alpha", "--lr")
     cli.deprecate(p, "--quiet", "--no-progress")
@@ -22,7 +23,8 @@ def parser():
 def test_defaults_cover_the_whole_vocabulary():
     a = parser().parse_args([])
     assert vars(a) == dict(run_dir="runs/x", resume=False, overwrite=False, epochs=3, batch_size=16, lr=1e-3,
-                           seed=0, max_train=None, max_valid=None, checkpoint_every=None, no_progress=False)
+                           seed=0, max_train=None, max_valid=None, checkpoint_every=None, no_progress=False,
+                           valid_size=500, split_seed=0)
 
 
 @pytest.mark.parametrize("argv,flag,expected", [
@@ -36,6 +38,9 @@ def test_defaults_cover_the_whole_vocabulary():
     (["--alpha", "-1"], "--alpha", "a finite number > 0"),
     (["--seed", "-1"], "--seed", "an integer >= 0"),
     (["--checkpoint-every", "0"], "--checkpoint-every", "an integer >= 1"),
+    (["--valid-size", "0"], "--valid-size", "an integer >= 1"),
+    (["--valid-size", "0.1"], "--valid-size", "an integer >= 1"),
+    (["--split-seed", "-2"], "--split-seed", "an integer >= 0"),
 ])
 def test_bad_numbers_end_in_one_line_naming_the_flag(argv, flag, expected, capsys):
     with pytest.raises(SystemExit) as e:

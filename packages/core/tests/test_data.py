@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pmt.core import seeding
-from pmt.core.data import Batches, Rewindable, bucket_batches, batches, pad_sequences
+from pmt.core.data import Batches, Rewindable, bucket_batches, batches, pad_sequences, train_valid_split
 
 
 def xy(n=10):
@@ -239,3 +239,44 @@ def test_bucket_batches_skip_matches_the_tail_of_a_full_epoch():
 def test_skip_rejects_negative_counts():
     with pytest.raises(ValueError, match="skip"):
         batches(np.arange(3), batch_size=2).skip(-1)
+
+
+# ----------------------------------------------------------------- train_valid_split
+@pytest.mark.parametrize("n,valid_size,n_valid", [(60000, 5000, 5000), (1000, 0.1, 100), (7, 0.5, 4), (2, 1, 1)])
+def test_train_valid_split_is_a_disjoint_cover_of_the_right_sizes(n, valid_size, n_valid):
+    tr, va = train_valid_split(n, valid_size, seed=3)
+    assert len(va) == n_valid and len(tr) == n - n_valid
+    assert tr.dtype == va.dtype == np.int64
+    assert np.array_equal(np.sort(np.concatenate([tr, va])), np.arange(n))   # disjoint, nothing lost
+    assert np.all(np.diff(tr) > 0) and np.all(np.diff(va) > 0)               # sorted
+
+
+def test_train_valid_split_depends_on_its_seed_only():
+    seeding.seed(1)
+    tr, va = train_valid_split(1000, 100, seed=5)
+    seeding.seed(2)                                    # the global generator has no say
+    np.random.default_rng(0).random(10)
+    tr2, va2 = train_valid_split(1000, 100, seed=5)
+    assert np.array_equal(tr, tr2) and np.array_equal(va, va2)
+    assert not np.array_equal(va, train_valid_split(1000, 100, seed=6)[1])
+
+
+def test_train_valid_split_holds_out_a_random_sample_not_a_block():
+    _, va = train_valid_split(60000, 5000, seed=0)
+    assert va.min() < 1000 and va.max() > 59000       # spread over the whole range, not the last 5,000
+    assert abs(va.mean() - 30000) < 1500
+
+
+@pytest.mark.parametrize("n,valid_size,match", [
+    (100, 0, "holds out 0 of 100"), (100, 100, "holds out 100 of 100"), (100, 0.001, "holds out 0 of 100"),
+    (100, 1.0, "count .* or a fraction"), (100, -0.5, "count .* or a fraction"), (100, "10", "got '10'"),
+    (100, True, "got True"), (1, 1, "n must be an integer >= 2"), (100.0, 10, "got 100.0")])
+def test_train_valid_split_rejects_sizes_that_leave_a_part_empty(n, valid_size, match):
+    with pytest.raises(ValueError, match=match):
+        train_valid_split(n, valid_size)
+
+
+@pytest.mark.parametrize("bad", [None, -1, 1.5])
+def test_train_valid_split_seed_must_be_a_non_negative_integer(bad):
+    with pytest.raises(ValueError, match="seed"):
+        train_valid_split(100, 10, seed=bad)

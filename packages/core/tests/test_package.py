@@ -16,7 +16,7 @@ InverseSqrt Schedule Trainer History DivergenceError Callback EarlyStopping Mode
 LRSchedulerCallback PlotHistory accuracy precision recall f1_score confusion_matrix save_checkpoint
 load_checkpoint CheckpointError plot_history batches Rewindable bucket_batches pad_sequences fetch
 register DatasetSpec RemoteFile DatasetError read_idx checkpoint_meta check_finite atomic_write read_npz
-GracefulInterrupt Progress RunFolder newest_checkpoint""".split()
+GracefulInterrupt Progress RunFolder newest_checkpoint train_valid_split""".split()
 
 
 @pytest.mark.parametrize("name", PUBLIC)

@@ -1,7 +1,7 @@
 """The milestone-1 MLP written with pmt.graph: same gradients as pmt.mlp, and it learns."""
 import numpy as np
 import pytest
-from pmt.core import Adam, seed
+from pmt.core import Adam, Trainer, seed
 from pmt.core.testing import require_dataset
 
 from pmt.graph import Parameter, cross_entropy
@@ -38,13 +38,18 @@ def test_gradients_equal_pmt_mlp_from_same_weights_and_batch():
         assert np.abs(lin.weight.grad).max() > 1e-4  # the comparison is not between zeros
 
 
-def test_mlp_learns_fashion_mnist_slice():
+def test_mlp_learns_fashion_mnist_slice(monkeypatch):
     require_dataset("fashion-mnist")
-    # a 12,000-image slice, 4 epochs, constant lr: ~83 % on the full 10,000-image test set
-    _, history, acc = train("fashion-mnist", epochs=4, batch_size=64, limit=12000, cosine=False,
-                            log=lambda s: None)
+    evaluated = []                                     # the size of every evaluation, in order
+    evaluate = Trainer.evaluate
+    monkeypatch.setattr(Trainer, "evaluate", lambda self, data: evaluated.append(data.n) or evaluate(self, data))
+    # 12,000 of the 55,000 images outside the validation split, 4 epochs, constant lr: measured
+    # 83.5 % on the 5,000 validation images, 83.0 % on the 10,000 test images (seed 0)
+    _, history, test = train("fashion-mnist", epochs=4, batch_size=64, limit=12000, cosine=False,
+                             log=lambda s: None)
     assert history["loss"][-1] < history["loss"][0]
-    assert acc >= 0.80, f"test accuracy {acc:.3f} after 4 epochs on 12,000 examples"
+    assert history["val_acc"][-1] >= 0.80 and test["acc"] >= 0.80, (history["val_acc"][-1], test)
+    assert evaluated == [5000] * 4 + [10000]           # validation every epoch; the test set once, at the end
 
 
 def test_load_split_scales_pixels_and_validates_split():

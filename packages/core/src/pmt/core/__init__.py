@@ -6,7 +6,7 @@ seeding; and the command-line contract every trainer keeps (`pmt.core.cli`, `Run
 """
 from .callbacks import Callback, EarlyStopping, LRSchedulerCallback, ModelCheckpoint, PlotHistory
 from .checkpoint import CheckpointError, checkpoint_meta, load_checkpoint, save_checkpoint
-from .data import Rewindable, batches, bucket_batches, pad_sequences
+from .data import Rewindable, batches, bucket_batches, pad_sequences, train_valid_split
 from .datasets import DatasetError, DatasetSpec, RemoteFile, fetch, register
 from .errors import check_finite
 from .files import atomic_open, atomic_write, read_npz

@@ -13,6 +13,8 @@ builds its parser from these pieces instead of its own copy of them:
     --seed N              seeds initialisation, shuffling, dropout
     --max-train N         use at most N training examples (sentences, pairs, images)
     --max-valid N         use at most N validation examples
+    --valid-size N        validation examples carved from the training set (seeded; the test set stays out)
+    --split-seed N        seeds that split alone
     --checkpoint-every N  also write last.npz every N updates, mid-epoch
     --no-progress         no progress bar or progress lines (the per-epoch lines stay)
     --no-reference        benchmarks: skip the PyTorch / gensim side
@@ -61,7 +63,7 @@ from .datasets import DatasetError
 from .errors import DivergenceError
 
 __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_training_flags", "add_progress_flag",
-           "add_reference_flag",
+           "add_reference_flag", "add_split_flags",
            "deprecate", "positive_int", "nonneg_int", "positive_float", "nonneg_float", "dropout_rate",
            "open_fraction", "raise_if_interrupted", "settings_for_resume", "parse_args", "run_settings",
            "check_output_file",
@@ -210,6 +212,20 @@ def add_training_flags(parser, *, run_dir, epochs, batch_size, lr, seed=0, max_t
         parser.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                             help="also write last.npz every N updates, mid-epoch (a killed run loses at most N)")
     add_progress_flag(parser)
+
+
+def add_split_flags(parser, *, valid_size: int, split_seed: int = 0):
+    """--valid-size N and --split-seed N: the validation split carved out of the training data.
+
+    Every choice (epochs, checkpoints, hyper-parameters) is made on it
+    (`pmt.core.data.train_valid_split`), so the test set is scored once, at the end.  A run
+    records both in config.json: a resumed run validates on the same examples.
+    """
+    parser.add_argument("--valid-size", type=positive_int, default=valid_size, metavar="N",
+                        help="validation examples carved at random from the training set (the test set is "
+                             "scored once, at the end)")
+    parser.add_argument("--split-seed", type=nonneg_int, default=split_seed, metavar="N",
+                        help="seed of the train/validation split (independent of --seed)")
 
 
 def check_output_file(path, flag: str) -> Path:

@@ -1,4 +1,5 @@
-"""Batching: turning arrays (or a generator function) into re-iterable streams of batches.
+"""Batching: turning arrays (or a generator function) into re-iterable streams of batches;
+and carving a seeded validation split out of the training examples.
 
 Every object here can be iterated once per epoch, as many times as you like: the Trainer
 runs `for batch in train_data:` each epoch, so a one-shot generator would silently yield
@@ -9,6 +10,7 @@ nothing from the second epoch on.
 - `bucket_batches(lengths, batch_size)`: index batches of similar-length sequences, so a
   padded batch is mostly tokens rather than padding.
 - `pad_sequences(seqs)`: a ragged list of 1-D sequences -> one padded matrix + lengths.
+- `train_valid_split(n, valid_size, seed)`: indices of a seeded train / validation split.
 
 Shuffling draws from `pmt.core.seeding.get_rng()` unless a `seed` is given, in which case
 epoch `e` uses `np.random.default_rng((seed, e))`: the same permutation for the same
@@ -315,3 +317,48 @@ def pad_sequences(seqs, pad_value=0, max_len: int | None = None, dtype=np.int64)
     # Row-major boolean assignment fills row 0's first len[0] slots, then row 1's, ...
     out[np.arange(width) < lengths[:, None]] = flat
     return out, lengths
+
+
+def train_valid_split(n: int, valid_size, seed: int = 0):
+    """Carve a validation split out of `n` training examples, reproducibly: (train_index, valid_index).
+
+    Model selection (epochs, hyper-parameters, the best checkpoint) looks at the validation
+    examples only, so the test set can be scored once, at the end, and still mean what a test
+    number means.  The split has its own generator, `np.random.default_rng(seed)`: the same
+    (n, valid_size, seed) gives the same split whatever else the run draws (initialisation,
+    shuffling, `pmt.core.seed`), on every rank of a data-parallel run and after a resume.
+
+    Args:
+        n: number of training examples (>= 2).
+        valid_size: examples to hold out, either a count (an integer, 1 <= valid_size < n) or a
+            fraction of `n` (a float strictly between 0 and 1, rounded to the nearest count).
+        seed: the split's seed (a non-negative integer).
+
+    Returns:
+        `(train_index, valid_index)`: sorted int64 arrays of `n - n_valid` and `n_valid`
+        positions, disjoint, together `0 .. n-1`.
+
+    Example:
+        >>> tr, va = train_valid_split(60000, 5000, seed=0)
+        >>> len(tr), len(va), len(np.intersect1d(tr, va))
+        (55000, 5000, 0)
+        >>> len(train_valid_split(1000, 0.1)[1])
+        100
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
+        raise ValueError(f"train_valid_split: n must be an integer >= 2 (examples to split), got {n!r}")
+    seed = _check_seed(seed)
+    if seed is None:
+        raise ValueError("train_valid_split: seed must be a non-negative integer, got None")
+    if isinstance(valid_size, numbers.Integral) and not isinstance(valid_size, bool):
+        n_valid = int(valid_size)
+    elif isinstance(valid_size, numbers.Real) and not isinstance(valid_size, bool) and 0 < valid_size < 1:
+        n_valid = int(round(n * float(valid_size)))
+    else:
+        raise ValueError(f"train_valid_split: valid_size must be a count (an integer) or a fraction strictly "
+                         f"between 0 and 1, got {valid_size!r}")
+    if not 1 <= n_valid < n:
+        raise ValueError(f"train_valid_split: valid_size {valid_size!r} holds out {n_valid} of {n} examples; "
+                         f"expected at least 1 and fewer than {n}, so both parts are non-empty")
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])

@@ -144,8 +144,16 @@ def load_mnist(name: str = "mnist", data_dir=None, flatten: bool = True, scale: 
             continue
         if flatten:
             a = a.reshape(len(a), -1)
-        if scale:
-            # One pass, straight to the float dtype: no float64 intermediate of 188 MB.
-            a = np.multiply(a, np.dtype(dtype).type(1 / 255), dtype=dtype)
-        out[key] = a
+        out[key] = scale_pixels(a, dtype) if scale else a
     return MnistData(**out)
+
+
+def scale_pixels(images: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """uint8 pixels 0-255 -> `dtype` in [0, 1] (pixel / 255), any shape.
+
+    Example:
+        >>> scale_pixels(np.array([[0, 255]], np.uint8))
+        array([[0., 1.]], dtype=float32)
+    """
+    # One pass, straight to the float dtype: no float64 intermediate of 188 MB.
+    return np.multiply(images, np.dtype(dtype).type(1 / 255), dtype=dtype)
