@@ -36,7 +36,8 @@ def qqp_batches(run_dir, n, batch_size=50):
     """PMT model, [(ids, segments)] batches of the first n pairs of the run's validation split."""
     from pmt.core import fetch
     from pmt.transformer.qqp.cli import load_run
-    from pmt.transformer.qqp.data import read_qqp, train_valid_split
+    from pmt.core.data import train_valid_split
+    from pmt.transformer.qqp.data import read_qqp
     model, tok, cfg = load_run(run_dir)
     path = Path(cfg["data"])
     data = read_qqp(path if path.is_file() else fetch("qqp", files=["train.tsv"])["train.tsv"],

@@ -68,7 +68,7 @@ def test_qqp_source_keeps_training_questions_never_seen_in_a_validation_pair(tmp
     rows[6] = "6\t12\t13\tShared?\tQ6 second?\t1"
     tsv = tmp_path / "train.tsv"
     tsv.write_text("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n" + "\n".join(rows) + "\n")
-    from pmt.transformer.qqp.data import train_valid_split
+    from pmt.core.data import train_valid_split
     tr, va = train_valid_split(40, 0.25, 0)
     questions = list(qqp_source(tsv, 0.25, 0).lines())
     valid_q = {q for i in va for q in (rows[i].split("\t")[3], rows[i].split("\t")[4])}

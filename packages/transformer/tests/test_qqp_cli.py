@@ -3,7 +3,8 @@ import pytest
 
 from pmt.core.testing import require_dataset
 from pmt.transformer.qqp.cli import load_run, main, predict_proba, run
-from pmt.transformer.qqp.data import read_qqp, train_valid_split
+from pmt.core.data import train_valid_split
+from pmt.transformer.qqp.data import read_qqp
 from pmt.transformer.qqp.model import PairClassifier, PairClassifierConfig
 
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from pmt.core.testing import require_dataset
-from pmt.transformer.qqp.data import read_qqp, train_valid_split
+from pmt.core.data import train_valid_split
+from pmt.transformer.qqp.data import read_qqp
 
 HEADER = "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
 

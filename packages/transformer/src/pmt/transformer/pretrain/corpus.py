@@ -106,7 +106,9 @@ def qqp_source(path=None, valid_fraction: float = 0.1, split_seed: int = 0,
             (the defaults are the QQP CLI's).
         max_lines: keep only the first questions.
     """
-    from ..qqp.data import read_qqp, train_valid_split
+    from pmt.core.data import train_valid_split
+
+    from ..qqp.data import read_qqp
     if path is None:
         from pmt.core.datasets import fetch
         path = fetch("qqp", files=["train.tsv"])["train.tsv"]

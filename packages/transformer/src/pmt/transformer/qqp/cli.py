@@ -32,7 +32,9 @@ from pmt.graph import cross_entropy, no_grad, softmax
 from ..export import add_export_command, checked_session, onnx_pair_proba
 from ..tokenizer import Tokenizer
 from .batching import PairBatches
-from .data import read_qqp, train_valid_split
+from pmt.core.data import train_valid_split
+
+from .data import read_qqp
 from .model import PairClassifier, PairClassifierConfig
 
 PROG = "pmt-qqp"

@@ -114,16 +114,3 @@ def _read(path: Path, max_rows) -> QQPData:
     labels = np.array(ys, dtype=np.int64) if cy is not None else None
     return QQPData(q1, q2, labels, ids, bad, str(path))
 
-
-def train_valid_split(n: int, valid_fraction: float = 0.1, seed: int = 0):
-    """A reproducible split of `n` pairs into (train_index, valid_index) int arrays.
-
-    The official dev set is held out for independent evaluation, so validation is carved from
-    train.  The same (n, valid_fraction, seed) always gives the same split, independent of
-    the global random state.
-    """
-    if not 0 < valid_fraction < 1:
-        raise ValueError(f"valid_fraction must lie strictly between 0 and 1, got {valid_fraction}")
-    perm = np.random.default_rng(seed).permutation(n)
-    n_valid = int(round(n * valid_fraction))
-    return np.sort(perm[n_valid:]), np.sort(perm[:n_valid])
