@@ -28,6 +28,7 @@ import numpy as np
 
 from pmt.core import AdamW, Trainer, cli, distributed
 from pmt.core.cli import dropout_rate, nonneg_float, nonneg_int, open_fraction, positive_float, positive_int
+from pmt.core.numerics import softmax
 from pmt.core.run_folder import RunFolder
 from pmt.core.schedules import WarmupLinear
 from pmt.core.seeding import seed as set_seed
@@ -172,8 +173,7 @@ def fill_masks(model: MaskedLM, tok: Tokenizer, text: str, top: int = 5) -> list
     model.eval()
     with no_grad():
         logits = model(ids, np.zeros_like(ids), ids == MASK_ID).data          # (masks, V)
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax(logits, axis=1)                                                # (masks, V)
     best = np.argsort(-p, axis=1)[:, :top]
     return [[(tok.id_to_token(int(j)), float(row[j])) for j in idx] for row, idx in zip(p, best)]
 
