@@ -184,7 +184,3 @@ class RunFolder:
             raise CheckpointError(f"{self.path} holds no checkpoint (best.npz or last.npz): did its training stop "
                                   f"before the first epoch ended?")
         return found
-
-    def resume_checkpoint(self) -> Path | None:
-        """The newer of interrupted.npz and last.npz (None if neither exists)."""
-        return newest_checkpoint(self.path)
