@@ -61,6 +61,7 @@ from pathlib import Path
 from . import distributed
 from .datasets import DatasetError
 from .errors import DivergenceError
+from .files import existing_ancestor
 
 __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_run_folder_flags", "add_training_flags",
            "add_progress_flag", "add_reference_flag", "add_split_flags",
@@ -242,9 +243,7 @@ def check_output_file(path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{flag} {path}: is a folder, expected a file name")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = existing_ancestor(path.parent)
     if not parent.is_dir():
         raise NotADirectoryError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(path if path.exists() else parent, os.W_OK):

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_open", "file_mode", "read_npz", "NpzError"]
+__all__ = ["atomic_write", "atomic_open", "file_mode", "existing_ancestor", "read_npz", "NpzError"]
 
 # Deflate cannot shrink data by more than ~1032:1, so a compressed member announcing more is a lie.
 _MAX_DEFLATE_RATIO = 1032
@@ -54,6 +54,22 @@ def file_mode() -> int:
     mask = os.umask(0)   # the only portable way to read the umask is to set it ...
     os.umask(mask)       # ... and put it back at once (read once: other threads may be writing)
     return 0o666 & ~mask
+
+
+def existing_ancestor(path) -> Path:
+    """`path` if it exists, else its nearest existing parent: where creating it would begin.
+
+    What decides, before any work, whether an output can be written there: it must be a
+    folder (not a file in the way) that this process may write into.
+
+    Example:
+        >>> existing_ancestor("runs/not/yet/made.npz") == Path(".")
+        True
+    """
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 @contextmanager

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import distributed
 from .checkpoint import CheckpointError
-from .files import atomic_write
+from .files import atomic_write, existing_ancestor
 from .trainer import newest_checkpoint
 
 __all__ = ["RunFolder"]
@@ -92,9 +92,7 @@ class RunFolder:
             if any((self.path / name).is_dir() for name in existing):
                 raise FileExistsError(f"{self.path} holds sub-folders; --overwrite only replaces the files of a run "
                                       f"folder: remove them yourself or choose another --run-dir")
-        place = self.path
-        while not place.exists() and place != place.parent:
-            place = place.parent
+        place = existing_ancestor(self.path)
         if not place.is_dir():
             raise NotADirectoryError(f"{self.path}: {place} is a file, not a folder")
         if not os.access(place, os.W_OK | os.X_OK):
