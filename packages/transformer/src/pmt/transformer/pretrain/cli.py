@@ -62,6 +62,9 @@ def prepare_corpus(folder, vocab_size: int = 16000, heldout_fraction: float = 0.
     tok = Tokenizer.train(chain.from_iterable(s.split(heldout_fraction)[0] for s in sources),
                           vocab_size=vocab_size, lowercase=False, progress=progress)
     folder.mkdir(parents=True, exist_ok=True)
+    # corpus.json marks a complete corpus: gone before the new vocabulary lands, so a crash in
+    # between never pairs the old token ids with the new tokenizer (build_corpus writes it last).
+    (folder / "corpus.json").unlink(missing_ok=True)
     tok.save(folder / VOCAB_FILE)
     log(f"tokenizer: {tok.vocab_size:,} cased WordPiece tokens in {time.perf_counter() - t0:.0f} s")
     corpus = build_corpus(tok, sources, folder, heldout_fraction, progress)
