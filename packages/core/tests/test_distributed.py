@@ -144,6 +144,12 @@ def test_a_rank_exiting_early_inside_job_ends_the_job_with_its_status(tmp_path):
     assert r.returncode == 2, r.stderr
 
 
+def test_a_late_rank_checks_a_new_run_folder_before_rank_0_writes_into_it(tmp_path):
+    r = run_mpi(2, [WORKER, "run_folder", tmp_path / "out.npz", tmp_path / "run"], timeout=60)
+    assert r.returncode == 0, r.stderr                     # not "already holds files (config.json)"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+
+
 def test_ranks_iterating_different_batches_end_the_job_saying_so(tmp_path):
     r = run_mpi(2, [WORKER, "disagree", tmp_path / "out.npz"], timeout=60)
     assert r.returncode != 0 and "the ranks hold different global batches at batch 0" in r.stderr

@@ -77,7 +77,7 @@ import numpy as np
 from .parameter import SparseRows
 from .seeding import get_rng
 
-__all__ = ["world_size", "rank", "is_main", "init", "job", "shard", "broadcast", "broadcast_parameters",
+__all__ = ["world_size", "rank", "is_main", "init", "job", "shard", "barrier", "broadcast", "broadcast_parameters",
            "allreduce_gradients", "gather_is_cheaper", "last_exchange", "abort", "DataParallel", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install "packages/core[mpi]" (in the repository: make install-mpi)'
@@ -274,6 +274,17 @@ def shard(batch, rank_: int | None = None, size: int | None = None):
 
 
 # ------------------------------------------------------------------------------- broadcasts
+def barrier():
+    """Wait until every rank has reached this point (a no-op on one process).
+
+    For an order between ranks that no data carries: every rank has checked the run folder
+    before rank 0 writes into it; rank 0 has prepared a corpus before the others read it.
+    """
+    comm = _world()
+    if comm is not None:
+        comm.Barrier()
+
+
 def broadcast(obj, root: int = 0):
     """Rank `root`'s value of a picklable object, on every rank (the object itself on one process)."""
     comm = _world()

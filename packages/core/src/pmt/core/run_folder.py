@@ -69,7 +69,10 @@ class RunFolder:
         return sorted(p.name for p in self.path.iterdir()) if self.path.is_dir() else []
 
     def prepare(self, resume: bool = False, overwrite: bool = False):
-        """Check, before any work, that `train` may use the folder this way; writes nothing."""
+        """Check, before any work, that `train` may use the folder this way; writes nothing.
+
+        Under MPI every rank calls it, and none returns before all have checked.
+        """
         if resume and overwrite:
             raise ValueError("--resume and --overwrite contradict each other: continue the run, or replace it")
         if self.path.exists() and not self.path.is_dir():
@@ -98,6 +101,9 @@ class RunFolder:
         if not os.access(place, os.W_OK | os.X_OK):
             raise PermissionError(f"{self.path}: cannot write in {place} (permission denied)")
         self.overwrite = bool(overwrite and existing)
+        # Under MPI every rank checks the folder; rank 0 must not write into it (start) before the
+        # slowest rank has looked, or that rank would find rank 0's new files and refuse the run.
+        distributed.barrier()
 
     def start(self, files: dict | None = None, log=print):
         """Training starts: replace the old run if `--overwrite`, then write `files` atomically.

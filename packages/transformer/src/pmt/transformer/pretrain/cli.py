@@ -90,7 +90,7 @@ def _corpus_ready(a) -> tuple[Tokenizer, Corpus]:
     if not (folder / "corpus.json").is_file():
         if distributed.is_main():
             prepare_corpus(folder, a.vocab_size, a.heldout_fraction, a.max_lines, not a.no_progress)
-        distributed.broadcast(None)                   # the other ranks wait for it
+        distributed.barrier()                         # the other ranks wait for it
     tok, corpus = load_corpus(folder)
     if "vocab_size" in getattr(a, "_given", ()) and tok.vocab_size != a.vocab_size:
         raise ValueError(f"--corpus {folder} holds a {tok.vocab_size:,}-token vocabulary, not --vocab-size "
