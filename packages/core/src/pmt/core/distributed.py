@@ -90,6 +90,8 @@ _LAUNCHER_VARS = (("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"), ("PMI_SIZE",
 
 _comm = None            # MPI.COMM_WORLD when running as more than one process, else None
 _initialised = False
+_joined = False         # init() has run (stdout silenced on ranks > 0)
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _launched() -> tuple[int, int]:
@@ -161,9 +163,6 @@ def init() -> int:
                              f"set OPENBLAS_NUM_THREADS=1 (one BLAS thread per rank) for speed\n")
     return size
 
-
-_joined = False
-_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _local_ranks() -> int:
