@@ -155,14 +155,15 @@ def test_ranks_iterating_different_batches_end_the_job_saying_so(tmp_path):
     assert r.returncode != 0 and "the ranks hold different global batches at batch 0" in r.stderr
 
 
-def test_ctrl_c_under_mpiexec_stops_every_rank_after_the_same_step_and_checkpoints(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_under_mpiexec_stops_every_rank_after_the_same_step_and_checkpoints(tmp_path, sig):
     proc = start_mpi(2, [WORKER, "interrupt", tmp_path / "out.npz", tmp_path])
     try:
         deadline = time.time() + 60
         while not (tmp_path / "ready").exists():
             assert proc.poll() is None and time.time() < deadline, proc.communicate()[1]
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGINT)            # what Ctrl-C in the terminal sends mpiexec
+        os.kill(proc.pid, sig)            # Ctrl-C in the terminal, or a job scheduler's SIGTERM, to mpiexec
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
