@@ -28,7 +28,6 @@ usage: python -m tools.bench distributed [--steps 40] [--warmup 5] [--repeats 3]
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -39,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from pmt.core import cli
 
 from .common import REPO, RESULTS_DIR, Row, report
 
@@ -231,10 +231,10 @@ def ring_seconds(nodes, dense_bytes, rows_bytes_per_node, table_bytes, gbit, lat
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tools.bench distributed", description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=40, help="measured steps per run")
-    ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per configuration (the median is reported)")
+    ap = cli.ArgumentParser(prog="python -m tools.bench distributed", description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=cli.positive_int, default=40, help="measured steps per run")
+    ap.add_argument("--warmup", type=cli.nonneg_int, default=5, help="untimed steps first")
+    ap.add_argument("--repeats", type=cli.positive_int, default=3, help="runs per configuration (the median is reported)")
     ap.add_argument("--models", nargs="+", default=["qqp", "mnist", "wide"], choices=["qqp", "mnist", "wide"])
     args = ap.parse_args(argv)
     data_path = RESULTS_DIR / "distributed-qqp-pairs.npz"

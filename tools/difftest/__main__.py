@@ -17,16 +17,8 @@ import argparse
 import sys
 import time
 import traceback
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _use_this_checkout():
-    """Import pmt.* from this repository (PEP 420: the packages' src folders merge into one `pmt`)."""
-    for src in sorted((REPO / "packages").glob("*/src")):
-        if str(src) not in sys.path:
-            sys.path.insert(0, str(src))
+from ..checkout import use_this_checkout
 
 
 def main(argv=None) -> int:
@@ -41,7 +33,7 @@ def main(argv=None) -> int:
         print(f"tools.difftest needs PyTorch; run it with the reference interpreter, e.g. "
               f"$PMT_REF_PYTHON -m tools.difftest (this is {sys.executable})", file=sys.stderr)
         return 2
-    _use_this_checkout()
+    use_this_checkout()
     torch.set_default_dtype(torch.float64)
     from . import cases_graph, cases_mlp, cases_optim, cases_transformer  # noqa: F401  (they register)
     from .common import CASES, compare

@@ -1,16 +1,18 @@
 """`python -m tools.interop check|throughput ...` — run with the reference interpreter.
 
-    export PYTHONPATH=packages/core/src:packages/graph/src:packages/transformer/src
     $PMT_REF_PYTHON -m tools.interop check --qqp RUN --ner RUN        # every cross-check, exit 1 on a failure
     $PMT_REF_PYTHON -m tools.interop throughput --qqp RUN --threads 1  # pairs/s: PMT vs PyTorch vs onnxruntime
 
 The reference interpreter needs torch, safetensors, onnx and onnxruntime
-(`python -m tools.bench setup-ref` installs them); PMT is imported from the repository's sources.
+(`python -m tools.bench setup-ref` installs them); PMT is imported from the repository's sources
+(`tools.checkout`), nothing to install or to put on PYTHONPATH.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+
+from ..checkout import use_this_checkout
 
 
 def main(argv=None) -> int:
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
     t.add_argument("--pmt-python", help="interpreter for the PMT side (default: the repo's .venv, else this one)")
     t.add_argument("--out", default="runs/interop")
     a = p.parse_args(argv)
+    use_this_checkout()
     if a.command == "check":
         if not (a.qqp or a.ner):
             p.error("check: give --qqp RUN and/or --ner RUN")

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkout import sources
+
 BACKENDS = ("pmt", "torch", "onnx")
 REPO = Path(__file__).resolve().parents[2]
 
@@ -104,8 +106,7 @@ def _spawn(python, backend, paths, threads, sizes):
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    src = [str(REPO / "packages" / p / "src") for p in ("core", "graph", "transformer")]
-    env["PYTHONPATH"] = os.pathsep.join(src + [str(REPO)] + [env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(sources() + [str(REPO)] + [env.get("PYTHONPATH", "")])
     cmd = [python, "-m", "tools.interop.throughput", "--worker", backend, *map(str, paths), str(threads),
            ",".join(map(str, sizes))]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)

@@ -299,6 +299,16 @@ def scenario_interrupt(out, folder):
         json.dump(report, f)
 
 
+def scenario_run_folder(out, folder):
+    """Every rank checks a new run folder, rank 1 late (a slow start-up); rank 0 then writes it."""
+    from pmt.core.run_folder import RunFolder
+    run = RunFolder(folder, "test", "pmt-test")
+    if distributed.rank() == 1:
+        time.sleep(1.0)
+    run.prepare()
+    run.start({"config.json": "{}"})
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
     with distributed.job():

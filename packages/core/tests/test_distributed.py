@@ -144,19 +144,26 @@ def test_a_rank_exiting_early_inside_job_ends_the_job_with_its_status(tmp_path):
     assert r.returncode == 2, r.stderr
 
 
+def test_a_late_rank_checks_a_new_run_folder_before_rank_0_writes_into_it(tmp_path):
+    r = run_mpi(2, [WORKER, "run_folder", tmp_path / "out.npz", tmp_path / "run"], timeout=60)
+    assert r.returncode == 0, r.stderr                     # not "already holds files (config.json)"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json"]
+
+
 def test_ranks_iterating_different_batches_end_the_job_saying_so(tmp_path):
     r = run_mpi(2, [WORKER, "disagree", tmp_path / "out.npz"], timeout=60)
     assert r.returncode != 0 and "the ranks hold different global batches at batch 0" in r.stderr
 
 
-def test_ctrl_c_under_mpiexec_stops_every_rank_after_the_same_step_and_checkpoints(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_under_mpiexec_stops_every_rank_after_the_same_step_and_checkpoints(tmp_path, sig):
     proc = start_mpi(2, [WORKER, "interrupt", tmp_path / "out.npz", tmp_path])
     try:
         deadline = time.time() + 60
         while not (tmp_path / "ready").exists():
             assert proc.poll() is None and time.time() < deadline, proc.communicate()[1]
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGINT)            # what Ctrl-C in the terminal sends mpiexec
+        os.kill(proc.pid, sig)            # Ctrl-C in the terminal, or a job scheduler's SIGTERM, to mpiexec
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

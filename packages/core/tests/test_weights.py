@@ -53,6 +53,24 @@ def test_integer_tensors_for_float_parameters_are_refused(tmp_path):
         load_weights(tmp_path / "w.safetensors", model(0))
 
 
+@pytest.mark.parametrize("name", ["w.npz", "w.safetensors"])
+def test_nan_weights_are_refused_in_either_format_unless_asked(tmp_path, name):
+    a = model(0)
+    a.W.data[1, 2] = np.nan
+    if name.endswith(".npz"):
+        save_weights(tmp_path / name, model(0))     # save_checkpoint refuses NaN: write a good one, then spoil it
+        np.savez(tmp_path / name, **{**dict(np.load(tmp_path / name)), "model/W": a.W.data})
+    else:
+        save_safetensors(tmp_path / name, a.state_dict())
+    b = model(1)
+    before = b.W.data.copy()
+    with pytest.raises(CheckpointError, match=r"W holds 1 NaN/inf value of 15.*allow_nonfinite=True"):
+        load_weights(tmp_path / name, b)
+    np.testing.assert_array_equal(b.W.data, before)
+    load_weights(tmp_path / name, b, allow_nonfinite=True)
+    assert np.isnan(b.W.data[1, 2])
+
+
 def test_metadata_must_be_strings(tmp_path):
     with pytest.raises(TypeError, match="str -> str"):
         save_weights(tmp_path / "w.npz", model(0), metadata={"epoch": 3})

@@ -61,9 +61,10 @@ from pathlib import Path
 from . import distributed
 from .datasets import DatasetError
 from .errors import DivergenceError
+from .files import existing_ancestor
 
-__all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_training_flags", "add_progress_flag",
-           "add_reference_flag", "add_split_flags",
+__all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_run_folder_flags", "add_training_flags",
+           "add_progress_flag", "add_reference_flag", "add_split_flags",
            "deprecate", "positive_int", "nonneg_int", "positive_float", "nonneg_float", "dropout_rate",
            "open_fraction", "raise_if_interrupted", "settings_for_resume", "parse_args", "run_settings",
            "check_output_file",
@@ -168,6 +169,20 @@ def add_run_dir(parser, default, help="run folder written by `train`", old=()):
         deprecate(parser, o, "--run-dir")
 
 
+def add_run_folder_flags(parser, default, help="run folder to write (refused if it holds a run, unless "
+                                                "--resume or --overwrite)"):
+    """How `train` uses its folder: `--run-dir DIR` and one of `--resume` / `--overwrite`.
+
+    `default` may be None for a command that derives the folder from other flags
+    (`runs/<dataset>`); say so in `help`.
+    """
+    add_run_dir(parser, default, help=help)
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--resume", action="store_true",
+                     help="continue the run in --run-dir from its newest checkpoint (exactly where it stopped)")
+    how.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+
+
 def add_reference_flag(parser):
     """`--no-reference` (benchmarks): skip the PyTorch / gensim side; `--no-ref` still works."""
     parser.add_argument("--no-reference", action="store_true", help="skip the reference (PyTorch / gensim) run")
@@ -189,12 +204,7 @@ def add_training_flags(parser, *, run_dir, epochs, batch_size, lr, seed=0, max_t
     --max-train, --max-valid (if asked), --checkpoint-every (if asked), --no-progress.
     """
     if run_dir is not None:
-        add_run_dir(parser, run_dir, help="run folder to write (refused if it holds a run, unless "
-                                          "--resume or --overwrite)")
-        how = parser.add_mutually_exclusive_group()
-        how.add_argument("--resume", action="store_true",
-                         help="continue the run in --run-dir from its newest checkpoint (exactly where it stopped)")
-        how.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+        add_run_folder_flags(parser, run_dir)
     if epochs is not None:
         parser.add_argument("--epochs", type=positive_int, default=epochs, metavar="N", help="total epochs")
     if batch_size is not None:
@@ -233,9 +243,7 @@ def check_output_file(path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{flag} {path}: is a folder, expected a file name")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = existing_ancestor(path.parent)
     if not parent.is_dir():
         raise NotADirectoryError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(path if path.exists() else parent, os.W_OK):

@@ -59,7 +59,7 @@ Exchanging gradients, per step (`allreduce_gradients`):
 Failures: a rank that raises must not leave the others waiting forever in a collective.
 `init()` installs an excepthook, `job()` a guard for a whole command, and the Trainer a guard
 around `fit`, each of which prints the failing rank's error and calls `MPI_Abort`, which ends
-every rank within a second.  Ctrl-C (which mpiexec forwards to every rank) only raises a flag
+every rank within a second.  Ctrl-C or SIGTERM (which mpiexec forwards to every rank) only raises a flag
 that travels with the next step's header, so all ranks stop after the same step and rank 0
 writes the checkpoint; a second Ctrl-C aborts at once.
 """
@@ -75,9 +75,10 @@ from contextlib import contextmanager
 import numpy as np
 
 from .parameter import SparseRows
+from .interrupts import STOP_SIGNALS
 from .seeding import get_rng
 
-__all__ = ["world_size", "rank", "is_main", "init", "job", "shard", "broadcast", "broadcast_parameters",
+__all__ = ["world_size", "rank", "is_main", "init", "job", "shard", "barrier", "broadcast", "broadcast_parameters",
            "allreduce_gradients", "gather_is_cheaper", "last_exchange", "abort", "DataParallel", "INSTALL_HINT"]
 
 INSTALL_HINT = 'pip install "packages/core[mpi]" (in the repository: make install-mpi)'
@@ -90,6 +91,8 @@ _LAUNCHER_VARS = (("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"), ("PMI_SIZE",
 
 _comm = None            # MPI.COMM_WORLD when running as more than one process, else None
 _initialised = False
+_joined = False         # init() has run (stdout silenced on ranks > 0)
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _launched() -> tuple[int, int]:
@@ -161,9 +164,6 @@ def init() -> int:
                              f"set OPENBLAS_NUM_THREADS=1 (one BLAS thread per rank) for speed\n")
     return size
 
-
-_joined = False
-_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _local_ranks() -> int:
@@ -274,6 +274,17 @@ def shard(batch, rank_: int | None = None, size: int | None = None):
 
 
 # ------------------------------------------------------------------------------- broadcasts
+def barrier():
+    """Wait until every rank has reached this point (a no-op on one process).
+
+    For an order between ranks that no data carries: every rank has checked the run folder
+    before rank 0 writes into it; rank 0 has prepared a corpus before the others read it.
+    """
+    comm = _world()
+    if comm is not None:
+        comm.Barrier()
+
+
 def broadcast(obj, root: int = 0):
     """Rank `root`'s value of a picklable object, on every rank (the object itself on one process)."""
     comm = _world()
@@ -473,7 +484,7 @@ class DataParallel:
         params: its parameter list (same order on every rank).
 
     Attributes:
-        stop_requested: True once any rank got Ctrl-C (agreed by all ranks at the same step).
+        stop_requested: True once any rank got Ctrl-C or SIGTERM (agreed by all ranks at the same step).
     """
 
     def __init__(self, model, params):
@@ -484,8 +495,8 @@ class DataParallel:
         self.model, self.params = model, list(params)
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.stop_requested = False
-        self._sigints = 0
-        self._previous_handler = None
+        self._signals = 0
+        self._previous_handlers = {}
         self._stream = None
         self._outputs = []
 
@@ -494,19 +505,19 @@ class DataParallel:
         """Start of fit: rank 0's parameters and random state everywhere; Ctrl-C becomes a flag."""
         broadcast_parameters(self.params)
         get_rng().bit_generator.state = broadcast(get_rng().bit_generator.state)
-        self.stop_requested, self._sigints = False, 0
+        self.stop_requested, self._signals = False, 0
         if threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous_handlers = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
 
     def end(self):
-        """End of fit (also after an error): restore the Ctrl-C handler."""
-        if self._previous_handler is not None:
-            signal.signal(signal.SIGINT, self._previous_handler)
-            self._previous_handler = None
+        """End of fit (also after an error): restore the Ctrl-C / SIGTERM handlers."""
+        for sig, handler in self._previous_handlers.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)   # None: set from C
+        self._previous_handlers = {}
 
-    def _on_sigint(self, signum, frame):
-        self._sigints += 1
-        if self._sigints > 1:
+    def _on_signal(self, signum, frame):
+        self._signals += 1
+        if self._signals > 1:
             sys.stderr.write(f"pmt: rank {self.rank}: second Ctrl-C, aborting without a checkpoint\n")
             self.comm.Abort(130)
         if self.rank == 0:
@@ -562,7 +573,7 @@ class DataParallel:
                 loss, n, metric_sums = local_step(part)
             weight = self._weight(part, n)
         seen = _fingerprint(batch)
-        local = [weight, weight * loss, n, float(self._sigints > 0), *seen]
+        local = [weight, weight * loss, n, float(self._signals > 0), *seen]
         local += [metric_sums.get(name, 0.0) for name in metric_names]     # an idle rank sends zeros
         totals = allreduce_gradients(self.params, weight, local)
         W, WL, total_n, stop = totals[:4]

@@ -38,10 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_open", "file_mode", "read_npz", "NpzError"]
+__all__ = ["atomic_write", "atomic_open", "file_mode", "existing_ancestor", "read_npz", "NpzError"]
 
-# Deflate cannot shrink data by more than ~1032:1, so a compressed member announcing more is a lie.
-_MAX_DEFLATE_RATIO = 1032
+# Deflate cannot shrink data by more than ~1032:1, so a compressed member (or gzip file)
+# announcing more is a lie.
+MAX_DEFLATE_RATIO = 1032
 
 
 class NpzError(ValueError):
@@ -54,6 +55,22 @@ def file_mode() -> int:
     mask = os.umask(0)   # the only portable way to read the umask is to set it ...
     os.umask(mask)       # ... and put it back at once (read once: other threads may be writing)
     return 0o666 & ~mask
+
+
+def existing_ancestor(path) -> Path:
+    """`path` if it exists, else its nearest existing parent: where creating it would begin.
+
+    What decides, before any work, whether an output can be written there: it must be a
+    folder (not a file in the way) that this process may write into.
+
+    Example:
+        >>> existing_ancestor("runs/not/yet/made.npz") == Path(".")
+        True
+    """
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 @contextmanager
@@ -112,7 +129,7 @@ def _check_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path):
     if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
         raise NpzError(f"{path}: member {info.filename!r} says {info.file_size:,} bytes but stores "
                        f"{info.compress_size:,}: the archive is corrupt")
-    if info.file_size > _MAX_DEFLATE_RATIO * max(info.compress_size, 1):
+    if info.file_size > MAX_DEFLATE_RATIO * max(info.compress_size, 1):
         raise NpzError(f"{path}: member {info.filename!r} claims {info.file_size:,} bytes from "
                        f"{info.compress_size:,} compressed ones: the archive is corrupt")
     shape, dtype, header = _member_header(z, info, path)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import MAX_DEFLATE_RATIO
+
 # type byte -> big-endian element dtype
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -115,7 +117,7 @@ def read_idx(path) -> np.ndarray:
             have = content - (4 + 4 * len(shape))
             # gzip records the size mod 2**32, and deflate shrinks by at most ~1032:1.
             expected = want % 2**32 if gz else want
-            if have < expected or (gz and want > 1032 * path.stat().st_size):
+            if have < expected or (gz and want > MAX_DEFLATE_RATIO * path.stat().st_size):
                 raise IDXError(f"{path}: truncated IDX data: header says shape {shape} of {dtype.name} "
                                f"({want:,} bytes), file holds {max(have, 0):,}{' decompressed' if gz else ''}")
             if have > expected:

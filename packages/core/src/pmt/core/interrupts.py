@@ -29,9 +29,11 @@ import signal
 import sys
 import threading
 
-__all__ = ["GracefulInterrupt"]
+__all__ = ["GracefulInterrupt", "STOP_SIGNALS"]
 
-_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s)
+# What asks a training run to stop cleanly: Ctrl-C, and the SIGTERM of a job scheduler (or of
+# mpiexec, which forwards it to every rank).  `pmt.core.distributed` turns the same ones into a flag.
+STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s)
 
 
 class GracefulInterrupt:
@@ -69,7 +71,7 @@ class GracefulInterrupt:
     def __enter__(self):
         self.requested = self.forced = False
         if threading.current_thread() is threading.main_thread():
-            for sig in _SIGNALS:
+            for sig in STOP_SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 

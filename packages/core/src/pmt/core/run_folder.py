@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import distributed
 from .checkpoint import CheckpointError
-from .files import atomic_write
+from .files import atomic_write, existing_ancestor
 from .trainer import newest_checkpoint
 
 __all__ = ["RunFolder"]
@@ -69,7 +69,10 @@ class RunFolder:
         return sorted(p.name for p in self.path.iterdir()) if self.path.is_dir() else []
 
     def prepare(self, resume: bool = False, overwrite: bool = False):
-        """Check, before any work, that `train` may use the folder this way; writes nothing."""
+        """Check, before any work, that `train` may use the folder this way; writes nothing.
+
+        Under MPI every rank calls it, and none returns before all have checked.
+        """
         if resume and overwrite:
             raise ValueError("--resume and --overwrite contradict each other: continue the run, or replace it")
         if self.path.exists() and not self.path.is_dir():
@@ -92,14 +95,15 @@ class RunFolder:
             if any((self.path / name).is_dir() for name in existing):
                 raise FileExistsError(f"{self.path} holds sub-folders; --overwrite only replaces the files of a run "
                                       f"folder: remove them yourself or choose another --run-dir")
-        place = self.path
-        while not place.exists() and place != place.parent:
-            place = place.parent
+        place = existing_ancestor(self.path)
         if not place.is_dir():
             raise NotADirectoryError(f"{self.path}: {place} is a file, not a folder")
         if not os.access(place, os.W_OK | os.X_OK):
             raise PermissionError(f"{self.path}: cannot write in {place} (permission denied)")
         self.overwrite = bool(overwrite and existing)
+        # Under MPI every rank checks the folder; rank 0 must not write into it (start) before the
+        # slowest rank has looked, or that rank would find rank 0's new files and refuse the run.
+        distributed.barrier()
 
     def start(self, files: dict | None = None, log=print):
         """Training starts: replace the old run if `--overwrite`, then write `files` atomically.
@@ -184,7 +188,3 @@ class RunFolder:
             raise CheckpointError(f"{self.path} holds no checkpoint (best.npz or last.npz): did its training stop "
                                   f"before the first epoch ended?")
         return found
-
-    def resume_checkpoint(self) -> Path | None:
-        """The newer of interrupted.npz and last.npz (None if neither exists)."""
-        return newest_checkpoint(self.path)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import CheckpointError, _check_model_keys, load_checkpoint, save_checkpoint
+from .errors import nonfinite_report
 from .safetensors import load_safetensors, safetensors_metadata, save_safetensors
 
 __all__ = ["WEIGHT_FORMATS", "weights_format", "save_weights", "load_weights"]
@@ -79,7 +80,7 @@ def save_weights(path, model, format: str | None = None, metadata: dict | None =
     return save_checkpoint(path, model, **metadata)
 
 
-def load_weights(path, model, format: str | None = None) -> dict:
+def load_weights(path, model, format: str | None = None, allow_nonfinite: bool = False) -> dict:
     """Copy the weights stored in `path` into `model` (in place) and return the file's metadata.
 
     Args:
@@ -88,15 +89,17 @@ def load_weights(path, model, format: str | None = None) -> dict:
         model: anything with `state_dict()` / `load_state_dict(d)`; the file must hold exactly
             its keys with the same shapes (and floating-point values for floating parameters).
         format: "npz" or "safetensors" (default: from the extension).
+        allow_nonfinite: load weights holding NaN/inf (to inspect a diverged run); by default
+            such a file is refused, in either format.
     Returns:
         the metadata: the safetensors `__metadata__`, or the checkpoint's JSON record.
     Raises:
         CheckpointError: unreadable or malformed file, missing, unexpected or mis-shaped keys,
-            a non-float tensor for a float parameter.
+            a non-float tensor for a float parameter, NaN/inf weights (unless `allow_nonfinite`).
     """
     path = Path(path)
     if weights_format(path, format) == "npz":
-        return load_checkpoint(path, model)
+        return load_checkpoint(path, model, allow_nonfinite=allow_nonfinite)
     tensors = load_safetensors(path)
     current = model.state_dict()
     _check_model_keys(path, current, tensors)
@@ -104,6 +107,10 @@ def load_weights(path, model, format: str | None = None) -> dict:
              if np.asarray(v).dtype.kind == "f" and tensors[k].dtype.kind != "f"]
     if wrong:
         raise CheckpointError(f"{path}: floating-point parameters stored as non-float tensors: {', '.join(wrong)}")
+    report = None if allow_nonfinite else nonfinite_report(tensors)
+    if report is not None:
+        raise CheckpointError(f"{path}: {report}: the weights are not usable (a diverged run?); "
+                              f"pass allow_nonfinite=True to load them for inspection")
     try:
         model.load_state_dict(tensors)
     except (ValueError, KeyError, TypeError) as e:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from pmt.core import cli
+from pmt.core.numerics import softmax
 from pmt.core.weights import save_weights
 
 from .ner.features import SentenceBatches, encode_sentences
@@ -100,12 +101,6 @@ def checked_session(path, task: str, model, threads: int | None = None):
     return session
 
 
-def _softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def onnx_pair_proba(session, tok, q1, q2, max_len: int, batch_size: int = 256, symmetric: bool = True):
     """P(duplicate) of each pair (N,), the network run by onnxruntime; as `qqp.cli.predict_proba`.
 
@@ -120,7 +115,7 @@ def onnx_pair_proba(session, tok, q1, q2, max_len: int, batch_size: int = 256, s
             width = int(enc.lengths[i:i + batch_size].max())           # cut to the batch's longest pair
             feeds = {"ids": enc.input_ids[i:i + batch_size, :width].astype(np.int64),
                      "segments": enc.segment_ids[i:i + batch_size, :width].astype(np.int64)}
-            probs.append(_softmax(session.run(None, feeds)[0])[:, 1])
+            probs.append(softmax(session.run(None, feeds)[0])[:, 1])          # (b,) P(duplicate)
         p = p + (np.concatenate(probs) if probs else np.zeros(0, np.float32))
     return p / len(orders)
 

@@ -33,9 +33,10 @@ from .corpus import KNOWN_CORPORA, read_text
 from .training import Word2Vec
 
 PROG = "pmt-word2vec"
-# What a --resume may change; everything else must stay as the run was started.
-RESUMABLE = {"epochs", "resume", "overwrite", "run_dir", "no_progress", "export", "json", "eval_every_epoch",
-             "no_eval", "questions", "restrict_vocab"}
+# What a --resume may change (training further, and what is done with the vectors afterwards);
+# everything else must stay as the run was started.  How an invocation runs (--run-dir,
+# --resume, --no-progress) is not a setting at all (`cli.run_settings`).
+RESUMABLE = {"epochs", "export", "json", "eval_every_epoch", "no_eval", "questions", "restrict_vocab"}
 
 
 def build_parser() -> argparse.ArgumentParser:

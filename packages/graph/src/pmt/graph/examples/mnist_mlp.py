@@ -93,17 +93,18 @@ def train(dataset="mnist", epochs=40, batch_size=32, lr=1e-3, limit=None, cosine
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
+    p.add_argument("--epochs", type=cli.positive_int, default=40)
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--lr", type=cli.positive_float, default=1e-3)
+    p.add_argument("--max-train", type=cli.positive_int, default=None, help="train on the first N examples only")
     p.add_argument("--constant-lr", action="store_true", help="no cosine decay")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=cli.nonneg_int, default=0)
     cli.add_split_flags(p, valid_size=5000)
+    cli.deprecate(p, "--limit", "--max-train")
     a = p.parse_args(argv)
-    _, history, test = train(a.dataset, a.epochs, a.batch_size, a.lr, a.limit, not a.constant_lr, a.seed,
+    _, history, test = train(a.dataset, a.epochs, a.batch_size, a.lr, a.max_train, not a.constant_lr, a.seed,
                              valid_size=a.valid_size, split_seed=a.split_seed)
     print(f"{a.dataset}: validation accuracy {history['val_acc'][-1] * 100:.2f}% ({a.valid_size} images carved "
           f"from train, split seed {a.split_seed}); test accuracy {test['acc'] * 100:.2f}%, test loss "

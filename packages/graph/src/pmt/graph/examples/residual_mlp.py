@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from pmt.core import Adam, seed
+from pmt.core import Adam, cli, seed
 from pmt.core.data import batches
 from pmt.core.metrics import accuracy
 from pmt.core.trainer import Trainer
@@ -88,9 +88,9 @@ def train(width=32, depth=3, epochs=40, batch_size=64, lr=3e-3, seed_value=0, lo
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--depth", type=int, default=3)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=cli.positive_int, default=40)
+    p.add_argument("--depth", type=cli.positive_int, default=3)
     a = p.parse_args(argv)
     _, _, acc = train(depth=a.depth, epochs=a.epochs)
     print(f"two spirals: held-out accuracy {acc * 100:.1f}%")

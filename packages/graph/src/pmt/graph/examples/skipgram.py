@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from pmt.core import Adam, seed
+from pmt.core import Adam, cli, seed
 from pmt.core.data import batches
 from pmt.core.trainer import Trainer
 
@@ -99,9 +99,9 @@ def train(dim=16, epochs=5, batch_size=256, lr=0.01, seed_value=0, log=print):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--dim", type=int, default=16)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=cli.positive_int, default=5)
+    p.add_argument("--dim", type=cli.positive_int, default=16)
     a = p.parse_args(argv)
     _, _, gap = train(a.dim, a.epochs)
     print(f"mean cosine similarity, same topic minus different topics: {gap:.3f}")

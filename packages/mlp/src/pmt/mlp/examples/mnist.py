@@ -75,11 +75,7 @@ def build_parser():
     cli.add_training_flags(ap, run_dir=None, epochs=None, batch_size=128, lr=1e-3, seed=0,
                            lr_help="Adam's peak learning rate (cosine-decayed to 0)")
     cli.add_split_flags(ap, valid_size=5000)
-    ap.add_argument("--run-dir", default=None, metavar="DIR",
-                    help="run folder (default runs/<dataset>, runs/<dataset>-demo with --demo)")
-    how = ap.add_mutually_exclusive_group()
-    how.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
-    how.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    cli.add_run_folder_flags(ap, None, help="run folder (default runs/<dataset>, runs/<dataset>-demo with --demo)")
     ap.add_argument("--epochs", type=cli.positive_int, default=None, metavar="N",
                     help="total epochs (default 20, --demo 2)")
     ap.add_argument("--hidden", type=cli.positive_int, nargs="+", default=[512, 256], help="hidden layer sizes")
@@ -90,9 +86,9 @@ def build_parser():
     return ap
 
 
-def parse_args(argv=None):
+def parse_args(argv=None, parser=None):
     """The parsed arguments, with --epochs' default filled in (20, or 2 with --demo)."""
-    args = cli.parse_args(build_parser(), argv)
+    args = cli.parse_args(parser or build_parser(), argv)
     if args.epochs is None:
         args.epochs = 2 if args.demo else 20
     return args
@@ -141,7 +137,7 @@ def load_splits(dataset, data_dir, valid_size: int, split_seed: int, max_train: 
 def run(argv=None) -> dict:
     """Train as the command line says; returns the final metrics (also written to metrics.json)."""
     parser = build_parser()
-    args = parse_args(argv)
+    args = parse_args(argv, parser)
     dataset = _choose_dataset(args)
     folder = RunFolder(args.run_dir or Path("runs") / (dataset + ("-demo" if args.demo else "")), dataset, PROG)
     folder.prepare(args.resume, args.overwrite)

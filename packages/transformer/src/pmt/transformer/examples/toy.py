@@ -271,10 +271,7 @@ def build_parser():
     ap.add_argument("--layers", type=cli.positive_int, default=2)
     cli.add_training_flags(ap, run_dir=None, epochs=None, batch_size=64, lr=1e-3, max_train=False,
                            lr_help="peak learning rate")
-    ap.add_argument("--run-dir", default=None, metavar="DIR", help="run folder (default runs/toy-<task>)")
-    how = ap.add_mutually_exclusive_group()
-    how.add_argument("--resume", action="store_true", help="continue the run in --run-dir where it stopped")
-    how.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    cli.add_run_folder_flags(ap, None, help="run folder (default runs/toy-<task>)")
     cli.deprecate(ap, "--out", "--run-dir")
     return ap
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from pmt.core import AdamW, Trainer, cli, distributed
 from pmt.core.cli import dropout_rate, nonneg_float, nonneg_int, open_fraction, positive_float, positive_int
+from pmt.core.numerics import softmax
 from pmt.core.run_folder import RunFolder
 from pmt.core.schedules import WarmupLinear
 from pmt.core.seeding import seed as set_seed
@@ -61,6 +62,9 @@ def prepare_corpus(folder, vocab_size: int = 16000, heldout_fraction: float = 0.
     tok = Tokenizer.train(chain.from_iterable(s.split(heldout_fraction)[0] for s in sources),
                           vocab_size=vocab_size, lowercase=False, progress=progress)
     folder.mkdir(parents=True, exist_ok=True)
+    # corpus.json marks a complete corpus: gone before the new vocabulary lands, so a crash in
+    # between never pairs the old token ids with the new tokenizer (build_corpus writes it last).
+    (folder / "corpus.json").unlink(missing_ok=True)
     tok.save(folder / VOCAB_FILE)
     log(f"tokenizer: {tok.vocab_size:,} cased WordPiece tokens in {time.perf_counter() - t0:.0f} s")
     corpus = build_corpus(tok, sources, folder, heldout_fraction, progress)
@@ -86,7 +90,7 @@ def _corpus_ready(a) -> tuple[Tokenizer, Corpus]:
     if not (folder / "corpus.json").is_file():
         if distributed.is_main():
             prepare_corpus(folder, a.vocab_size, a.heldout_fraction, a.max_lines, not a.no_progress)
-        distributed.broadcast(None)                   # the other ranks wait for it
+        distributed.barrier()                         # the other ranks wait for it
     tok, corpus = load_corpus(folder)
     if "vocab_size" in getattr(a, "_given", ()) and tok.vocab_size != a.vocab_size:
         raise ValueError(f"--corpus {folder} holds a {tok.vocab_size:,}-token vocabulary, not --vocab-size "
@@ -172,8 +176,7 @@ def fill_masks(model: MaskedLM, tok: Tokenizer, text: str, top: int = 5) -> list
     model.eval()
     with no_grad():
         logits = model(ids, np.zeros_like(ids), ids == MASK_ID).data          # (masks, V)
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
+    p = softmax(logits, axis=1)                                                # (masks, V)
     best = np.argsort(-p, axis=1)[:, :top]
     return [[(tok.id_to_token(int(j)), float(row[j])) for j in idx] for row, idx in zip(p, best)]
 

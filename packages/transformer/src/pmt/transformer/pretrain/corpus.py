@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from pmt.core.files import atomic_open, atomic_write
-from tqdm.auto import tqdm
+from pmt.core.progress import Progress
 
 from ..tokenizer import Tokenizer
 
@@ -244,7 +244,7 @@ def build_corpus(tok: Tokenizer, sources: list[TextSource], folder, heldout_frac
         folder: output folder (created); every file is written atomically, corpus.json last,
             so an interrupted build is never mistaken for a complete one.
         heldout_fraction: share of each source's last lines held out, in (0, 1).
-        progress: show a tqdm bar per source.
+        progress: show progress per source (a bar on a terminal, a line a minute in a log).
 
     Returns:
         the `Corpus`, loaded back from disk.
@@ -261,13 +261,16 @@ def build_corpus(tok: Tokenizer, sources: list[TextSource], folder, heldout_frac
     t0 = time.perf_counter()
     for src in sources:
         t1 = time.perf_counter()
-        with tqdm(total=src.n_lines, desc=f"tokenising {src.name}", disable=not progress, unit=" lines") as bar:
-            stats = {}
+        bar = Progress(src.n_lines, f"tokenising {src.name}", enabled=None if progress else False, unit="lines")
+        stats = {}
+        try:
             for part, lines in zip(("train", "heldout"), src.split(heldout_fraction)):
                 ids, lengths = _encode_stream(encode, lines, bar)
                 parts[part][0].append(ids.astype(dtype))
                 parts[part][1].append(lengths)
                 stats[f"{part}_lines"], stats[f"{part}_tokens"] = len(lengths), int(lengths.sum())
+        finally:
+            bar.close()
         stats["seconds"] = round(time.perf_counter() - t1, 1)
         info["sources"][src.name] = stats
     for part, (ids, lengths) in parts.items():
