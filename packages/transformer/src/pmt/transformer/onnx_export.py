@@ -224,11 +224,15 @@ def export_onnx(model, path) -> Path:
     Raises:
         ImportError: the onnx extra is not installed (the message says how to install it).
         TypeError: a model of another kind.
+        ValueError: a tagger fine-tuned from a pretraining run (its sub-word encoder is not written).
     """
     config = getattr(model, "config", None)
     if isinstance(config, PairClassifierConfig):
         proto = pair_classifier_onnx(config, model.state_dict())
     elif isinstance(config, TaggerConfig):
+        if config.pretrained is not None:
+            raise ValueError("export_onnx: a tagger with a pretrained encoder (train --init) has no ONNX graph "
+                             "here yet; export its weights with --safetensors")
         proto = tagger_onnx(config, model.state_dict())
     else:
         raise TypeError(f"export_onnx: expected a PairClassifier or an NERTagger, got {type(model).__name__}")
