@@ -8,8 +8,8 @@ and `history.png`.  `train --init RUN` starts from a pretraining run (its tokeni
 shape and weights; see `pmt.transformer.finetune`), and config.json then records the start.
 The CLI contract of `pmt.core.cli` holds: `train` refuses a folder holding a run unless
 `--resume` (continue exactly where it stopped) or `--overwrite`, and writes nothing (not
-even the tokenizer) before every check has passed and training starts; exit status 0, 1 (diverged), 2 (bad input: one line naming the file and line) or 130
-(Ctrl-C: checkpoint written).
+even the tokenizer) before every check has passed and training starts; exit status 0, 1
+(diverged), 2 (bad input: one line naming the file and line) or 130 (Ctrl-C: checkpoint written).
 """
 from __future__ import annotations
 
