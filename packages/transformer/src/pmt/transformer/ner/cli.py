@@ -213,9 +213,10 @@ def cmd_train(a, parser):
     tr = enc(train, train_tags)
     va = enc(valid, [convert_tags(s.ner, "iob2") for s in valid])
     if tok is not None:
+        long = [int((np.diff(d.sub.win_offsets) > 1).sum()) for d in (tr, va)]
         print(f"sub-words of the pretrained tokenizer: {len(tr.sub.ids):,} training, {len(va.sub.ids):,} validation "
-              f"({len(tr.sub.win_len) - len(tr):,} + {len(va.sub.win_len) - len(va):,} sentences longer than "
-              f"{cfg.pretrained['max_len']} read in extra windows; {time.perf_counter() - t_enc:.1f} s)")
+              f"({long[0]:,} + {long[1]:,} sentences longer than {cfg.pretrained['max_len']} read in several "
+              f"windows; {time.perf_counter() - t_enc:.1f} s)")
     model = NERTagger(cfg)
     init_record = None
     if init is not None:
