@@ -17,7 +17,7 @@ import pytest
 from pmt.core import Trainer, seed
 from pmt.graph import no_grad
 from pmt.transformer.ner import cli as ner_cli
-from pmt.transformer.ner.features import SentenceBatches, Vocab, encode_sentences, subword_windows
+from pmt.transformer.ner.features import SentenceBatches, Vocab, encode_sentences
 from pmt.transformer.ner.model import NERTagger, TaggerConfig
 from pmt.transformer.pretrain import cli as pretrain_cli
 from pmt.transformer.pretrain.corpus import TextSource, build_corpus
