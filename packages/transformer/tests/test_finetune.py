@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from pmt.core import Trainer, seed
+from pmt.core.testing import run_mpi
 from pmt.graph import no_grad
 from pmt.transformer.ner import cli as ner_cli
 from pmt.transformer.ner.features import SentenceBatches, Vocab, encode_sentences
@@ -288,3 +289,21 @@ def test_ner_random_control_and_the_pretrained_encoder_alone(files, tmp_path, mo
                          "--run-dir", str(tmp_path / "d")]) == 2
     assert "--init-dropout needs --init RUN" in capsys.readouterr().err
 
+
+
+def test_ner_init_on_two_ranks_matches_one_process(files, tmp_path, capsys):
+    """Sub-word windows split across MPI ranks with their sentences: one process's numbers."""
+    conll = str(files / "tiny.conll")
+    args = ["train", "--train", conll, "--valid", conll, "--init", str(files / "pt"), "--init-lr", "5e-4",
+            "--dropout", "0", "--init-dropout", "0", *NER_SMALL[:-5], "--batch-size", "3", "--warmup", "1"]
+    r = run_mpi(2, ["-m", "pmt.transformer.ner", *args, "--run-dir", tmp_path / "two", "--no-progress"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert ner_cli.main([*args, "--run-dir", str(tmp_path / "one"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    line = [ln for ln in out.splitlines() if ln.startswith("epoch 2/")][0]
+    other = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch 2/")][0]
+
+    def numbers(ln):      # not the train F1: a mean of per-batch values, of per-share ones under MPI
+        fields = dict(zip(ln.split()[2::2], ln.split()[3::2]))
+        return [float(fields[k]) for k in ("loss", "val_loss", "val_f1")]
+    np.testing.assert_allclose(numbers(other), numbers(line), atol=2e-3)
