@@ -59,9 +59,11 @@ def _clis():
     from pmt.mlp.examples import mnist
     from pmt.transformer.examples import toy
     from pmt.transformer.ner import cli as ner
+    from pmt.transformer.pretrain import cli as pretrain
     from pmt.transformer.qqp import cli as qqp
     from pmt.word2vec import train as word2vec
-    return {"mnist": mnist.main, "word2vec": word2vec.main, "ner": ner.main, "qqp": qqp.main, "toy": toy.main}
+    return {"mnist": mnist.main, "word2vec": word2vec.main, "ner": ner.main, "qqp": qqp.main, "toy": toy.main,
+            "pretrain": pretrain.main}
 
 
 def run_cli(case, ws, clis, counter):

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from .fixtures import MNIST_SMALL, NER_SMALL, QQP_SMALL, TOY_SMALL, W2V_SMALL, write_idx
+from .fixtures import MNIST_SMALL, NER_SMALL, PRETRAIN_SMALL, QQP_INIT_SMALL, QQP_SMALL, TOY_SMALL, W2V_SMALL, write_idx
 
 RUN = "{RUN}"            # in argv: a fresh copy of the CLI's trained fixture run
 NEW = "{NEW}"            # in argv: a fresh path where no folder exists yet
@@ -84,13 +84,19 @@ def _remove(*names):
     return prepare
 
 
-def _foreign_checkpoint(run):
-    """last.npz of another model: a bare 2x2 checkpoint."""
+def _foreign_checkpoint(run, name="last.npz"):
+    """`name` holding another model: a bare 2x2 checkpoint."""
     from pmt.core.checkpoint import save_checkpoint
     from pmt.core.examples.linear_demo import LinearClassifier
     from pmt.core import Adam
     m = LinearClassifier(2, 2)
-    save_checkpoint(run / "last.npz", m, Adam(m.parameters()), epoch=1, step=1, rng={}, history={})
+    save_checkpoint(run / name, m, Adam(m.parameters()), epoch=1, step=1, rng={}, history={})
+
+
+def _other_vocabulary(run):
+    """vocab.txt replaced by a tokenizer of another size (the run folder no longer fits together)."""
+    from pmt.transformer.tokenizer import Tokenizer
+    Tokenizer.train(["a b c d e f"] * 3, vocab_size=40).save(run / "vocab.txt")
 
 
 def cli_cases(ws) -> list:
@@ -334,6 +340,101 @@ def cli_cases(ws) -> list:
         "--plot .*is a folder", run="qqp")
     add("qqp diverges at --lr 1e30", "qqp", qqp + ["--run-dir", new, "--lr", "1e30"], 1, r"diverged: .*(nan|inf)")
 
+    # ---------------------------------------------------------------- pmt-pretrain
+    pt = ["train", "--corpus", str(f.pt_corpus), *PRETRAIN_SMALL]
+    for flag, value, what in [("--steps", "0", INT1), ("--round-steps", "0", INT1), ("--batch-size", "0", INT1),
+                              ("--seq-len", "0", INT1), ("--eval-segments", "0", INT1), ("--lr", "nan", POS),
+                              ("--clip", "0", POS), ("--warmup", "-1", "must be an integer >= 0"),
+                              ("--weight-decay", "-0.1", "must be a finite number >= 0"),
+                              ("--mask-prob", "1", "must be a number strictly between 0 and 1"),
+                              ("--dropout", "1", r"must be a number in \[0, 1\)"), ("--vocab-size", "0", INT1)]:
+        add(f"pretrain train {flag} {value}", "pretrain", pt + ["--run-dir", new, flag, value], 2, _arg(flag, what))
+    add("pretrain --seq-len too short for two spans", "pretrain", pt + ["--run-dir", new, "--seq-len", "4"], 2,
+        r"seq_len must be at least 5 \(\[CLS\] A \[SEP\] B \[SEP\]")
+    add("pretrain --heads not dividing --d-model", "pretrain", pt + ["--run-dir", new, "--d-model", "10", "--heads", "3"],
+        2, "divisible")
+    add("pretrain --vocab-size other than the corpus's", "pretrain", pt + ["--run-dir", new, "--vocab-size", "99"], 2,
+        "holds a [0-9]+-token vocabulary, not --vocab-size 99")
+    add("pretrain --corpus missing its token files", "pretrain",
+        ["train", "--corpus", str(f.pt_corpus_broken), *PRETRAIN_SMALL, "--run-dir", new], 2,
+        "is not a complete corpus folder: missing")
+    add("pretrain prepare over a prepared corpus", "pretrain", ["prepare", "--corpus", str(f.pt_corpus)], 2,
+        "already holds a corpus; pass --overwrite")
+    add("pretrain train into a trained run", "pretrain", pt + ["--run-dir", RUN], 2, "already holds files",
+        run="pretrain")
+    add("pretrain --resume with nothing to resume", "pretrain", pt + ["--run-dir", new, "--resume"], 2,
+        "nothing to resume")
+    add("pretrain --resume with another --lr", "pretrain", ["train", "--run-dir", RUN, "--resume", "--lr", "0.1"], 2,
+        "--lr 0.1 differs from the saved", run="pretrain")
+    add("pretrain --resume, last.npz truncated", "pretrain", ["train", "--run-dir", RUN, "--resume", "--steps", "4"], 2,
+        "last.npz: not a readable .npz", run="pretrain", prepare=_corrupt("last.npz"))
+    add("pretrain --resume, config.json garbled", "pretrain", ["train", "--run-dir", RUN, "--resume"], 2,
+        r"config.json:1: not valid JSON", run="pretrain", prepare=_edit_config("{garbled"))
+    add("pretrain fill without [MASK]", "pretrain", ["fill", "the cat", "--run-dir", RUN], 2,
+        r"no \[MASK\] in 'the cat'", run="pretrain")
+    add("pretrain fill a text longer than the model reads", "pretrain",
+        ["fill", "[MASK] " + "how do i learn python " * 8, "--run-dir", RUN], 2, "the model reads at most 16",
+        run="pretrain")
+    add("pretrain fill from a missing run", "pretrain", ["fill", "[MASK] cat", "--run-dir", new], 2,
+        "is not a pretrain run folder")
+    add("pretrain fill, encoder.npz truncated", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN], 2,
+        "encoder.npz: not a readable .npz", run="pretrain", prepare=_corrupt("encoder.npz"))
+    add("pretrain fill --top 0", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN, "--top", "0"], 2,
+        _arg("--top", INT1), run="pretrain")
+    add("pretrain diverges at --lr 1e30", "pretrain", pt + ["--run-dir", new, "--lr", "1e30"], 1,
+        r"diverged: training loss is (nan|inf)")
+
+    # ---------------------------------------------------------------- --init (qqp, ner)
+    pre = str(ws.runs["pretrain"])
+    qqp_init = ["train", "--data", str(f.qqp), *QQP_INIT_SMALL]
+    ner_init = ["train", "--train", str(f.conll), "--valid", str(f.conll), *NER_SMALL]
+    for task, base in (("qqp", qqp_init), ("ner", ner_init)):
+        add(f"{task} --init a missing folder", task, base + ["--init", str(t / "nowhere"), "--run-dir", new], 2,
+            "--init .*nowhere: no such folder")
+        add(f"{task} --init a file", task, base + ["--init", str(f.a_file), "--run-dir", new], 2,
+            "is a file; give the pretraining run folder")
+        add(f"{task} --init a task run folder (no encoder.npz)", task, base + ["--init", RUN, "--run-dir", new], 2,
+            "no encoder.npz; a pretraining run folder", run="qqp")
+        add(f"{task} --init, vocab.txt of another vocabulary", task, base + ["--init", RUN, "--run-dir", new], 2,
+            r"vocab.txt: [0-9]+ tokens, but .*encoder.npz was pretrained with a vocabulary of [0-9]+: the pretraining "
+            "run folder is inconsistent", run="pretrain", prepare=_other_vocabulary)
+        add(f"{task} --init, encoder.npz truncated", task, base + ["--init", RUN, "--run-dir", new], 2,
+            "encoder.npz: not a readable .npz", run="pretrain", prepare=_corrupt("encoder.npz"))
+        add(f"{task} --init, encoder.npz of another model", task, base + ["--init", RUN, "--run-dir", new], 2,
+            "encoder.npz: no model config in its metadata", run="pretrain",
+            prepare=lambda r: _foreign_checkpoint(r, "encoder.npz"))
+        add(f"{task} --init-lr without --init", task, base + ["--init-lr", "1e-4", "--run-dir", new], 2,
+            "--init-lr needs --init RUN")
+        add(f"{task} --init-weights without --init", task, base + ["--init-weights", "random", "--run-dir", new], 2,
+            "--init-weights needs --init RUN")
+        add(f"{task} --init-lr 0", task, base + ["--init", pre, "--init-lr", "0", "--run-dir", new], 2,
+            _arg("--init-lr", POS))
+        add(f"{task} --init-weights zeros", task, base + ["--init", pre, "--init-weights", "zeros", "--run-dir", new],
+            2, _arg("--init-weights", "invalid choice"))
+        add(f"{task} --resume of an --init run with another --init-lr", task,
+            ["train", "--run-dir", RUN, "--resume", "--init-lr", "0.5"], 2, "--init-lr 0.5 differs from the saved",
+            run=f"{task}-init")
+    add("qqp --init with --d-model", "qqp", qqp_init + ["--init", pre, "--d-model", "32", "--run-dir", new], 2,
+        "--d-model: with --init the pretraining run decides it; leave it out")
+    add("qqp --init with --max-len beyond the pretrained one", "qqp",
+        qqp_init + ["--init", pre, "--max-len", "64", "--run-dir", new], 2,
+        "--max-len 64: the pretrained encoder of .* reads at most 16 tokens")
+    add("qqp predict, an --init run's vocab.txt replaced", "qqp", ["predict", "a", "b", "--run-dir", RUN], 2,
+        "the run folder is inconsistent", run="qqp-init", prepare=_other_vocabulary)
+    add("ner --layers 0 without --init", "ner", ner_init + ["--layers", "0", "--run-dir", new], 2,
+        r"--layers 0 \(no encoder of the tagger's own\) needs --init RUN")
+    add("ner --init-dropout without --init", "ner", ner_init + ["--init-dropout", "0.2", "--run-dir", new], 2,
+        "--init-dropout needs --init RUN")
+    add("ner --init-dropout 1", "ner", ner_init + ["--init", pre, "--init-dropout", "1", "--run-dir", new], 2,
+        _arg("--init-dropout", r"must be a number in \[0, 1\)"))
+    add("ner eval of an --init run without its vocab.txt", "ner", ["eval", "--data", str(f.conll), "--run-dir", RUN], 2,
+        "vocab.txt: missing; the tagger reads sub-words", run="ner-init", prepare=_remove("vocab.txt"))
+    add("ner tag, an --init run's vocab.txt replaced", "ner", ["tag", "EU", "--run-dir", RUN], 2,
+        "the run folder is inconsistent", run="ner-init", prepare=_other_vocabulary)
+    add("ner export --onnx of an --init run", "ner", ["export", "--run-dir", RUN, "--onnx", str(t / "init.onnx"),
+                                                      "--safetensors", str(t / "init.safetensors")], 2,
+        "a tagger with a pretrained encoder .* has no ONNX graph here yet", run="ner-init")
+
     # ---------------------------------------------------------------- pmt-toy
     for flag, value, what in [("--steps", "0", INT1), ("--lr", "inf", POS), ("--batch-size", "0", INT1),
                               ("--eval-every", "0", INT1), ("--task", "shuffle", "invalid choice"),
@@ -459,6 +560,7 @@ def proc_cases(ws) -> list:
         ("pmt-word2vec", ["--lr", "inf"], 2, r"pmt-word2vec: error: argument --lr"),
         ("pmt-mnist", ["--epochs", "0"], 2, r"pmt-mnist: error: argument --epochs"),
         ("pmt-toy", ["--steps", "0"], 2, r"pmt-toy: error: argument --steps"),
+        ("pmt-pretrain", ["fill", "[MASK]", "--run-dir", str(t / "none")], 2, "is not a pretrain run folder"),
     ]:
         exe = bin_dir / script
         cases.append(Case(f"console script {script} {' '.join(argv[:2])}", status=status, pattern=pattern,

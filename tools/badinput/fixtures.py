@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import struct
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
@@ -28,6 +29,10 @@ W2V_SMALL = ["--dim", "4", "--min-count", "1", "--epochs", "1", "--no-eval", "--
 MNIST_SMALL = ["--hidden", "8", "--epochs", "1", "--batch-size", "32", "--valid-size", "50", "--no-progress"]
 TOY_SMALL = ["--steps", "4", "--eval-every", "2", "--batch-size", "4", "--n-eval", "4", "--max-len", "4",
              "--d-model", "8", "--heads", "2", "--ff", "8", "--layers", "1", "--warmup", "1", "--no-progress"]
+QQP_INIT_SMALL = ["--max-len", "16", "--epochs", "2", "--batch-size", "8", "--warmup", "1", "--no-progress"]
+PRETRAIN_SMALL = ["--d-model", "8", "--heads", "2", "--ff", "8", "--layers", "1", "--seq-len", "16",
+                  "--batch-size", "4", "--round-steps", "2", "--steps", "2", "--warmup", "1", "--eval-segments", "4",
+                  "--no-progress"]
 
 
 def write_idx(path: Path, arr: np.ndarray, type_code: int = 0x08, shape=None, compress=True) -> Path:
@@ -47,6 +52,18 @@ def _mnist_folder(folder: Path, n_train=200, n_test=50, images=None, labels=None
         y = rng.integers(0, 10, n).astype(np.uint8) if labels is None else labels
         write_idx(folder / f"{split}-images-idx3-ubyte.gz", x)
         write_idx(folder / f"{split}-labels-idx1-ubyte.gz", y)
+    return folder
+
+
+def _pretrain_corpus(folder: Path, lines) -> Path:
+    """A corpus folder `pmt-pretrain train --corpus` reads: a cased tokenizer and the tokenised lines."""
+    from pmt.transformer.pretrain.corpus import TextSource, build_corpus
+    from pmt.transformer.tokenizer import Tokenizer
+    lines = list(lines) * 8
+    tok = Tokenizer.train(lines, vocab_size=120, lowercase=False)
+    folder.mkdir(parents=True)
+    tok.save(folder / "vocab.txt")
+    build_corpus(tok, [TextSource("fixture", lambda: iter(lines), len(lines))], folder, 0.2, progress=False)
     return folder
 
 
@@ -138,6 +155,11 @@ class Workspace:
         self.not_a_run.mkdir()
         (self.not_a_run / "notes.txt").write_text("mine")
         self.a_file = w("a_file", "x")
+        # a pretraining corpus folder of the QQP and CoNLL fixtures' words (pmt-pretrain --corpus)
+        self.pt_corpus = _pretrain_corpus(d / "pt_corpus", QUESTIONS + [" ".join(ln.split()[0] for ln in CONLL if ln)])
+        self.pt_corpus_broken = d / "pt_corpus_broken"
+        shutil.copytree(self.pt_corpus, self.pt_corpus_broken)
+        next(self.pt_corpus_broken.glob("*.npy")).unlink()
         # a data mirror whose folders hold the other dataset's files (needs the real mirror)
         self.mirror = Path(os.environ["PMT_DATA_DIR"]) if os.environ.get("PMT_DATA_DIR") else None
         self.swapped = root / "swapped"
@@ -159,6 +181,7 @@ class Workspace:
             "word2vec": ["--corpus", str(self.corpus), *W2V_SMALL],
             "mnist": ["--data-dir", str(self.mnist), *MNIST_SMALL],
             "toy": [*TOY_SMALL],
+            "pretrain": ["train", "--corpus", str(self.pt_corpus), *PRETRAIN_SMALL],
         }
         for name, argv in argvs.items():
             sink = io.StringIO()
@@ -167,5 +190,14 @@ class Workspace:
             if status != 0:
                 raise RuntimeError(f"could not train the {name} fixture (exit {status}):\n{sink.getvalue()}")
             self.runs[name] = base / name
-        # broken copies made once: a run whose checkpoint or config is damaged
+        # tasks fine-tuned from the pretraining fixture (pmt-qqp / pmt-ner train --init)
+        for name, argv in (("qqp-init", ["train", "--data", str(self.qqp), *QQP_INIT_SMALL]),
+                           ("ner-init", argvs["ner"])):
+            task = name.split("-")[0]
+            sink = io.StringIO()
+            with redirect_stdout(sink), redirect_stderr(sink):
+                status = clis[task](argv + ["--init", str(self.runs["pretrain"]), "--run-dir", str(base / name)])
+            if status != 0:
+                raise RuntimeError(f"could not train the {name} fixture (exit {status}):\n{sink.getvalue()}")
+            self.runs[name] = base / name
         return self.runs

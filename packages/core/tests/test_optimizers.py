@@ -388,6 +388,77 @@ def test_repr_shows_hyper_parameters():
     assert "momentum=0.9" in repr(SGD([param()], lr=0.1, momentum=0.9))
 
 
+# ----------------------------------------------------------------- parameter groups
+@pytest.mark.parametrize("cls,kw", ALL, ids=IDS)
+def test_a_group_at_a_lower_rate_moves_as_its_own_optimizer_at_that_rate(cls, kw):
+    """Group g steps exactly as an optimizer of its own at rate lr_g would, dense and sparse."""
+    a, b = param(), param()
+    lr = kw["lr"]
+    opt = cls([{"params": [a], "lr": lr / 10}, {"params": [b]}], **kw)
+    alone_a, alone_b = param(), param()
+    solo_a, solo_b = cls([alone_a], **{**kw, "lr": lr / 10}), cls([alone_b], **kw)
+    for g in (G1, G2):
+        for p in (a, alone_a):
+            p.grad = g.copy()
+        for p in (b, alone_b):
+            p.grad = SparseRows(np.array([0, 2]), g[[0, 2]])
+        for o in (opt, solo_a, solo_b):
+            o.step()
+    np.testing.assert_allclose(a.data, alone_a.data, rtol=1e-12)
+    np.testing.assert_allclose(b.data, alone_b.data, rtol=1e-12)
+    assert opt.lr_scale == pytest.approx([0.1, 1.0])
+
+
+def test_a_schedule_setting_lr_moves_every_group_in_proportion():
+    a, b = param(), param()
+    opt = SGD([{"params": [a], "lr_scale": 0.25}, {"params": b}], lr=1.0)   # a lone parameter, as PyTorch
+    opt.lr = 0.4                                       # what the Trainer's schedule does before a step
+    a.grad, b.grad = G1.copy(), G1.copy()
+    opt.step()
+    np.testing.assert_allclose(a.data, P0 - 0.1 * G1)
+    np.testing.assert_allclose(b.data, P0 - 0.4 * G1)
+    assert "lr_scale per group=[0.25, 1.0]" in repr(opt)
+
+
+def test_grouped_state_round_trips_and_other_groups_are_refused():
+    a, b = param(), param()
+    opt = Adam([{"params": [a], "lr": 1e-4}, {"params": [b]}], lr=1e-3)
+    a.grad, b.grad = G1.copy(), G2.copy()
+    opt.step()
+    state = {k: np.array(v, copy=True) for k, v in opt.state_dict().items()}
+    np.testing.assert_allclose(state["lr_scale"], [0.1, 1.0])
+    again = Adam([{"params": [param()], "lr": 1e-4}, {"params": [param()]}], lr=1e-3)
+    again.load_state_dict(state)
+    assert again.t == 1 and again.state[1]["step"] == 1
+    with pytest.raises(ValueError, match="other parameter groups"):
+        Adam([param(), param()], lr=1e-3).load_state_dict(state)
+    plain = Adam([param(), param()], lr=1e-3)
+    assert "lr_scale" not in plain.state_dict()          # ungrouped checkpoints keep their old keys
+    with pytest.raises(ValueError, match="other parameter groups"):
+        again.load_state_dict(plain.state_dict())
+
+
+@pytest.mark.parametrize("groups,error,pattern", [
+    (lambda a, b: [a, {"params": [b]}], TypeError, "not a mixture"),
+    (lambda a, b: [{"params": [a]}, b], TypeError, "group 1 must be a dict with a 'params' entry, got Parameter"),
+    (lambda a, b: [{"weights": [a]}], TypeError, "group 0 must be a dict with a 'params' entry"),
+    (lambda a, b: [{"params": [a], "betas": (0.5, 0.5)}], ValueError, r"sets \['betas'\]"),
+    (lambda a, b: [{"params": [a], "lr": 1e-3, "lr_scale": 1}], ValueError, "both 'lr' and 'lr_scale'"),
+    (lambda a, b: [{"params": [a], "lr": float("nan")}], ValueError, "group 0: lr must be a finite"),
+    (lambda a, b: [{"params": [a], "lr_scale": -1}], ValueError, "lr_scale must be a finite number >= 0"),
+    (lambda a, b: [{"params": [a]}, {"params": [a, b]}], ValueError, "appears twice"),
+    (lambda a, b: [{"params": []}], ValueError, "empty parameter list"),
+])
+def test_bad_parameter_groups_are_refused(groups, error, pattern):
+    with pytest.raises(error, match=pattern):
+        Adam(groups(param(), param()), lr=1e-3)
+
+
+def test_a_group_rate_needs_a_nonzero_base_rate():
+    with pytest.raises(ValueError, match="scale lr_g / lr is undefined"):
+        SGD([{"params": [param()], "lr": 0.1}], lr=0)
+
+
 # ----------------------------------------------------------------- clipping
 def test_clip_grad_norm_scales_dense_and_sparse_together():
     a, b = param(), Parameter(np.zeros((4, 2)), dtype=np.float64)

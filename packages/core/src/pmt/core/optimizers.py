@@ -13,6 +13,13 @@ Notation below: g is the gradient, lr the learning rate, t the step count.  `opt
 the calls to `step()`; Adam's bias correction uses each parameter's *own* count instead (as
 PyTorch does): the number of steps at which that parameter had a gradient, and for sparse row
 gradients the number of steps at which that row was touched.
+
+Parameter groups, as in PyTorch: instead of one list of parameters, pass a list of dicts
+`{"params": [...], "lr": x}`; a group without "lr" uses the optimizer's.  Fine-tuning uses this
+to move pretrained weights more gently than a freshly initialised head.  `opt.lr` stays the one
+rate that schedules overwrite, and every group follows it *in proportion*, as every group
+follows PyTorch's LambdaLR: group g's rate at any step is `opt.lr * lr_g / lr`, its
+`lr_scale`, fixed when the optimizer is built (a group may also give `"lr_scale"` directly).
 """
 from __future__ import annotations
 
@@ -26,15 +33,21 @@ from .parameter import SparseRows
 class Optimizer:
     """Base class: validates parameters and gradients, dispatches dense/sparse updates.
 
-    Subclasses implement `_dense(state, p, g)` and `_sparse(state, p, rows, g)` where `g` is
-    already float and of the right shape, and `rows` are unique indices.
+    Subclasses implement `_dense(state, p, g, lr)` and `_sparse(state, p, rows, g, lr)` where
+    `g` is already float and of the right shape, `rows` are unique indices and `lr` is the rate
+    of p's group at this step (`opt.lr * lr_scale`).
     """
 
     defaults: dict = {}
     state_keys: tuple = ()  # names of the per-parameter buffers a subclass keeps
 
     def __init__(self, params, lr: float):
-        self.params = list(params)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: learning rate must be a finite number >= 0, got {lr}")
+        self.param_groups = _param_groups(params, float(lr), type(self).__name__)
+        self.params = [p for g in self.param_groups for p in g["params"]]
+        # One rate multiplier per parameter (the flat order of `params`, which state_dict indexes).
+        self.lr_scale = [g["lr_scale"] for g in self.param_groups for _ in g["params"]]
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         for i, p in enumerate(self.params):
@@ -44,8 +57,8 @@ class Optimizer:
                     f"{type(self).__name__}: parameter {i} ({_name(p, i)}) must have a floating-point "
                     f"numpy array as .data, got {type(data).__name__}"
                     + (f" of dtype {data.dtype}" if isinstance(data, np.ndarray) else ""))
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr < 0:
-            raise ValueError(f"{type(self).__name__}: learning rate must be a finite number >= 0, got {lr}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears twice (in one group or in two)")
         self.lr = float(lr)
         self.t = 0  # number of steps taken
         self.state = [dict() for _ in self.params]
@@ -56,16 +69,17 @@ class Optimizer:
             p.grad = None
 
     def step(self):
-        """Apply one update to every parameter that has a gradient."""
+        """Apply one update to every parameter that has a gradient (at its group's rate)."""
         self.t += 1
         for i, p in enumerate(self.params):
             g = p.grad
             if g is None:
                 continue
+            lr = self.lr * self.lr_scale[i]
             if isinstance(g, SparseRows):
                 self._check_sparse(i, p, g)
                 g = g.coalesce()
-                self._sparse(self.state[i], p, g.indices, g.values.astype(p.data.dtype, copy=False))
+                self._sparse(self.state[i], p, g.indices, g.values.astype(p.data.dtype, copy=False), lr)
             else:
                 if not isinstance(g, np.ndarray):
                     raise TypeError(f"{type(self).__name__}: gradient of {_name(p, i)} must be a numpy "
@@ -74,7 +88,7 @@ class Optimizer:
                 if g.shape != p.data.shape:
                     raise ValueError(f"{type(self).__name__}: gradient of {_name(p, i)} has shape "
                                      f"{np.shape(g)}, parameter has shape {p.data.shape}")
-                self._dense(self.state[i], p, g.astype(p.data.dtype, copy=False))
+                self._dense(self.state[i], p, g.astype(p.data.dtype, copy=False), lr)
 
     def _check_float(self, i, p, dtype):
         # An integer gradient is always a bug upstream (e.g. a label array stored as a grad);
@@ -102,6 +116,8 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Flat dict of arrays: hyper-parameters, step count and every state buffer."""
         out = {"lr": np.array(self.lr), "t": np.array(self.t)}
+        if any(s != 1.0 for s in self.lr_scale):      # written only with groups: older readers keep working
+            out["lr_scale"] = np.array(self.lr_scale, dtype=np.float64)
         for i, st in enumerate(self.state):
             for k, v in st.items():
                 out[f"state.{i}.{k}"] = np.asarray(v)
@@ -112,9 +128,17 @@ class Optimizer:
         missing = [k for k in ("lr", "t") if k not in d]
         if missing:
             raise ValueError(f"{type(self).__name__}.load_state_dict: missing entries {missing}")
+        scale = np.asarray(d.get("lr_scale", np.ones(len(self.params))), dtype=np.float64)
+        if scale.shape != (len(self.params),) or not np.all(np.isfinite(scale)) or np.any(scale < 0):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: lr_scale must hold one finite number >= 0 "
+                             f"per parameter ({len(self.params)}), got shape {scale.shape}")
+        if not np.allclose(scale, self.lr_scale, rtol=1e-6, atol=0):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the saved state has other parameter "
+                             f"groups (learning-rate scales {_scale_summary(scale)}) than this optimizer "
+                             f"({_scale_summary(self.lr_scale)})")
         state = [dict() for _ in self.params]
         for key, v in d.items():
-            if key in ("lr", "t"):
+            if key in ("lr", "t", "lr_scale"):
                 continue
             parts = key.split(".", 2)
             if len(parts) != 3 or parts[0] != "state" or not parts[1].isdigit() or parts[2] not in self.state_keys:
@@ -142,11 +166,55 @@ class Optimizer:
 
     def __repr__(self):
         hp = ", ".join(f"{k}={getattr(self, k)}" for k in ("lr", *self.defaults))
-        return f"{type(self).__name__}({hp}, params={len(self.params)})"
+        groups = (f", lr_scale per group={[g['lr_scale'] for g in self.param_groups]}"
+                  if len(self.param_groups) > 1 else "")
+        return f"{type(self).__name__}({hp}, params={len(self.params)}{groups})"
 
 
 def _name(p, i):
     return getattr(p, "name", None) or f"parameter {i}"
+
+
+def _param_groups(params, lr: float, who: str) -> list:
+    """[{"params": [...], "lr_scale": s}, ...] from a parameter iterable or PyTorch-style group dicts."""
+    params = list(params)
+    if not params or not isinstance(params[0], dict):
+        if any(isinstance(p, dict) for p in params):
+            raise TypeError(f"{who}: give either parameters or parameter groups (dicts), not a mixture")
+        return [{"params": params, "lr_scale": 1.0}]
+    groups = []
+    for j, g in enumerate(params):
+        if not isinstance(g, dict) or "params" not in g:
+            raise TypeError(f"{who}: parameter group {j} must be a dict with a 'params' entry, got "
+                            f"{type(g).__name__}")
+        extra = set(g) - {"params", "lr", "lr_scale"}
+        if extra:
+            raise ValueError(f"{who}: parameter group {j} sets {sorted(extra)}; a group may set only 'lr' "
+                             f"(or 'lr_scale'), the other hyper-parameters are the optimizer's")
+        if "lr" in g and "lr_scale" in g:
+            raise ValueError(f"{who}: parameter group {j} sets both 'lr' and 'lr_scale'; give one")
+        if "lr" in g:
+            glr = g["lr"]
+            if isinstance(glr, bool) or not isinstance(glr, (int, float, np.number)) or not np.isfinite(glr) or glr < 0:
+                raise ValueError(f"{who}: parameter group {j}: lr must be a finite number >= 0, got {glr}")
+            if lr == 0 and glr != 0:
+                raise ValueError(f"{who}: parameter group {j} has lr {glr} but the optimizer's lr is 0, so "
+                                 f"its scale lr_g / lr is undefined; give the optimizer the base rate")
+            scale = float(glr) / lr if lr else 0.0
+        else:
+            scale = g.get("lr_scale", 1.0)
+            if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not np.isfinite(scale) \
+                    or scale < 0:
+                raise ValueError(f"{who}: parameter group {j}: lr_scale must be a finite number >= 0, got {scale}")
+        members = g["params"]
+        groups.append({"params": [members] if hasattr(members, "grad") else list(members),  # one, as PyTorch
+                       "lr_scale": float(scale)})
+    return groups
+
+
+def _scale_summary(scales) -> str:
+    values, counts = np.unique(np.asarray(scales, dtype=np.float64), return_counts=True)
+    return ", ".join(f"{v:g} x {c}" for v, c in zip(values, counts))
 
 
 class SGD(Optimizer):
@@ -178,7 +246,7 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
 
-    def _step_rows(self, p_rows, g, buf):
+    def _step_rows(self, p_rows, g, buf, lr):
         """New parameter rows from gradient g; advances momentum rows `buf` in place.
 
         The buffer starts at zero, so after the first step b = g, as the formula asks.
@@ -186,23 +254,23 @@ class SGD(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * p_rows
         if self.momentum == 0:
-            return p_rows - self.lr * g
+            return p_rows - lr * g
         buf *= self.momentum
         buf += g
-        return p_rows - self.lr * (g + self.momentum * buf if self.nesterov else buf)
+        return p_rows - lr * (g + self.momentum * buf if self.nesterov else buf)
 
-    def _dense(self, state, p, g):
+    def _dense(self, state, p, g, lr):
         buf = self._buffer(state, "momentum", p) if self.momentum else None
-        p.data[...] = self._step_rows(p.data, g, buf)
+        p.data[...] = self._step_rows(p.data, g, buf, lr)
 
-    def _sparse(self, state, p, rows, g):
+    def _sparse(self, state, p, rows, g, lr):
         # Lazy momentum: a row's buffer only moves when the row is touched.
         if self.momentum == 0:
-            p.data[rows] = self._step_rows(p.data[rows], g, None)
+            p.data[rows] = self._step_rows(p.data[rows], g, None, lr)
             return
         buf_all = self._buffer(state, "momentum", p)
         buf = buf_all[rows]  # fancy indexing copies: written back below
-        p.data[rows] = self._step_rows(p.data[rows], g, buf)
+        p.data[rows] = self._step_rows(p.data[rows], g, buf, lr)
         buf_all[rows] = buf
 
 
@@ -223,6 +291,10 @@ class Adam(Optimizer):
     Example:
         >>> from pmt.core import Parameter
         >>> opt = Adam([Parameter(np.zeros(3))], lr=1e-3)
+        >>> body, head = Parameter(np.zeros(3)), Parameter(np.zeros(2))
+        >>> opt = Adam([{"params": [body], "lr": 1e-4}, {"params": [head]}], lr=1e-3)   # groups
+        >>> opt.lr_scale                     # a schedule sets opt.lr; body moves at opt.lr * 0.1
+        [0.1, 1.0]
     """
 
     defaults = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
@@ -238,7 +310,7 @@ class Adam(Optimizer):
             raise ValueError(f"{type(self).__name__}: need eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
         self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
 
-    def _step_rows(self, p_rows, g, m, v, k):
+    def _step_rows(self, p_rows, g, m, v, k, lr):
         """Advance moments m, v and update parameter rows p_rows, all in place.
 
         k is the step count: an int, or one count per row (an int array of len(p_rows)).
@@ -257,31 +329,31 @@ class Adam(Optimizer):
         if isinstance(k, np.ndarray):                 # per-row counts: (n,) -> (n, 1, ...) factors
             col = (-1,) + (1,) * (p_rows.ndim - 1)
             sqrt_bc2 = np.sqrt(1 - b2 ** k).astype(p_rows.dtype).reshape(col)
-            factor = (self.lr * sqrt_bc2 / (1 - b1 ** k).astype(p_rows.dtype).reshape(col))
+            factor = (lr * sqrt_bc2 / (1 - b1 ** k).astype(p_rows.dtype).reshape(col))
         else:
             sqrt_bc2 = math.sqrt(1 - b2 ** k)
-            factor = self.lr * sqrt_bc2 / (1 - b1 ** k)
+            factor = lr * sqrt_bc2 / (1 - b1 ** k)
         if self.weight_decay and self.decoupled:
-            p_rows *= 1 - self.lr * self.weight_decay
+            p_rows *= 1 - lr * self.weight_decay
         step = np.sqrt(v)
         step += self.eps * sqrt_bc2
         np.divide(m, step, out=step)
         step *= factor
         p_rows -= step
 
-    def _dense(self, state, p, g):
+    def _dense(self, state, p, g, lr):
         m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)
         k = state["step"] = state.get("step", 0) + 1  # an int, or every row's count + 1
-        self._step_rows(p.data, g, m, v, k)
+        self._step_rows(p.data, g, m, v, k, lr)
 
-    def _sparse(self, state, p, rows, g):
+    def _sparse(self, state, p, rows, g, lr):
         m_all, v_all = self._buffer(state, "m", p), self._buffer(state, "v", p)
         k = state.get("step", 0)
         if not isinstance(k, np.ndarray):             # first sparse update: one count per row
             k = state["step"] = np.full(p.data.shape[0], k, np.int64)
         k[rows] += 1
         m, v, p_rows = m_all[rows], v_all[rows], p.data[rows]  # fancy indexing copies: written back below
-        self._step_rows(p_rows, g, m, v, k[rows])
+        self._step_rows(p_rows, g, m, v, k[rows], lr)
         m_all[rows], v_all[rows], p.data[rows] = m, v, p_rows
 
     def _load_buffer(self, key, k, v, p, i):
@@ -337,20 +409,20 @@ class RMSProp(Optimizer):
                              f"got {alpha}, {eps}, {weight_decay}")
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
 
-    def _update(self, p_rows, g, v):
+    def _update(self, p_rows, g, v, lr):
         if self.weight_decay:
             g = g + self.weight_decay * p_rows
         v *= self.alpha
         v += (1 - self.alpha) * (g * g)
-        return p_rows - self.lr * g / (np.sqrt(v) + self.eps)
+        return p_rows - lr * g / (np.sqrt(v) + self.eps)
 
-    def _dense(self, state, p, g):
-        p.data[...] = self._update(p.data, g, self._buffer(state, "v", p))
+    def _dense(self, state, p, g, lr):
+        p.data[...] = self._update(p.data, g, self._buffer(state, "v", p), lr)
 
-    def _sparse(self, state, p, rows, g):
+    def _sparse(self, state, p, rows, g, lr):
         v_all = self._buffer(state, "v", p)
         v = v_all[rows]
-        p.data[rows] = self._update(p.data[rows], g, v)
+        p.data[rows] = self._update(p.data[rows], g, v, lr)
         v_all[rows] = v
 
 
@@ -370,19 +442,19 @@ class Adagrad(Optimizer):
             raise ValueError(f"Adagrad: need eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
         self.eps, self.weight_decay = eps, weight_decay
 
-    def _update(self, p_rows, g, s):
+    def _update(self, p_rows, g, s, lr):
         if self.weight_decay:
             g = g + self.weight_decay * p_rows
         s += g * g
-        return p_rows - self.lr * g / (np.sqrt(s) + self.eps)
+        return p_rows - lr * g / (np.sqrt(s) + self.eps)
 
-    def _dense(self, state, p, g):
-        p.data[...] = self._update(p.data, g, self._buffer(state, "sum_sq", p))
+    def _dense(self, state, p, g, lr):
+        p.data[...] = self._update(p.data, g, self._buffer(state, "sum_sq", p), lr)
 
-    def _sparse(self, state, p, rows, g):
+    def _sparse(self, state, p, rows, g, lr):
         s_all = self._buffer(state, "sum_sq", p)
         s = s_all[rows]
-        p.data[rows] = self._update(p.data[rows], g, s)
+        p.data[rows] = self._update(p.data[rows], g, s, lr)
         s_all[rows] = s
 
 

@@ -21,7 +21,7 @@ from pmt.core.numerics import softmax
 from pmt.core.weights import save_weights
 
 from .ner.features import SentenceBatches, encode_sentences
-from .onnx_export import export_onnx, onnx_session
+from .onnx_export import check_exportable, export_onnx, onnx_session
 
 __all__ = ["TASKS", "export_run", "add_export_command", "onnx_pair_proba", "onnx_tag", "checked_session",
            "weights_metadata"]
@@ -63,6 +63,8 @@ def export_run(task: str, run_dir, onnx=None, safetensors=None) -> list[Path]:
         if target is not None:
             cli.check_output_file(target, flag)       # before loading anything
     model, _ = _load_run(task, run_dir)
+    if onnx is not None:
+        check_exportable(model)                     # before writing either file
     written = []
     if safetensors is not None:
         written.append(save_weights(safetensors, model, format="safetensors", metadata=weights_metadata(task, model)))

@@ -213,6 +213,15 @@ def tagger_onnx(config: TaggerConfig, state: dict):
                    {"pmt.task": "ner", "pmt.config": json.dumps(c.to_dict())})
 
 
+def check_exportable(model):
+    """Raise ValueError for a model `export_onnx` has no graph for (a tagger fine-tuned from a
+    pretraining run: its sub-word encoder and first-sub-word lookup are not written yet)."""
+    config = getattr(model, "config", None)
+    if isinstance(config, TaggerConfig) and config.pretrained is not None:
+        raise ValueError("export_onnx: a tagger with a pretrained encoder (train --init) has no ONNX graph "
+                         "here yet; export its weights with --safetensors")
+
+
 def export_onnx(model, path) -> Path:
     """Write `model` (a PairClassifier or an NERTagger) as an ONNX file, atomically.
 
@@ -224,11 +233,13 @@ def export_onnx(model, path) -> Path:
     Raises:
         ImportError: the onnx extra is not installed (the message says how to install it).
         TypeError: a model of another kind.
+        ValueError: a tagger fine-tuned from a pretraining run (its sub-word encoder is not written).
     """
     config = getattr(model, "config", None)
     if isinstance(config, PairClassifierConfig):
         proto = pair_classifier_onnx(config, model.state_dict())
     elif isinstance(config, TaggerConfig):
+        check_exportable(model)
         proto = tagger_onnx(config, model.state_dict())
     else:
         raise TypeError(f"export_onnx: expected a PairClassifier or an NERTagger, got {type(model).__name__}")

@@ -3,7 +3,9 @@
 A run folder (`--run-dir`, default runs/ner) holds `config.json` (tagger settings, the word,
 character and tag vocabularies, the training settings with absolute data paths), `best.npz`
 (best validation F1), `last.npz` (every epoch, or every `--checkpoint-every` updates),
-`interrupted.npz` (Ctrl-C) and `history.png`.  The CLI contract of `pmt.core.cli` holds:
+`interrupted.npz` (Ctrl-C) and `history.png`; a tagger fine-tuned from a pretraining run (`train
+--init RUN`, see `pmt.transformer.finetune`) also keeps the run's `vocab.txt` and records its
+start in config.json ("init").  The CLI contract of `pmt.core.cli` holds:
 `train` refuses a folder holding a run unless `--resume` (continue exactly where it stopped)
 or `--overwrite`, and writes nothing before training starts; exit status 0, 1 (diverged),
 2 (bad input: one line naming the file and line) or 130 (Ctrl-C: checkpoint written).
@@ -32,6 +34,8 @@ from pmt.graph import no_grad
 from ..conll import TagVocab, convert_tags, load_conll2003, read_conll
 from ..conlleval import evaluate, extract_entities, print_report
 from ..export import add_export_command, checked_session, onnx_tag
+from ..finetune import add_init_flags, describe_init, lr_groups, open_init
+from ..tokenizer import Tokenizer
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
 from .model import NERTagger, TaggerConfig
 
@@ -106,6 +110,29 @@ def load_run(run_dir):
     return model, Vocab(words[2:]), Vocab(chars[2:]), TagVocab(cfg["model"]["tags"])
 
 
+def load_tokenizer(run_dir, model):
+    """The pretraining run's tokenizer kept in the run folder (vocab.txt), or None for a tagger
+    without a pretrained encoder."""
+    if model.config.pretrained is None:
+        return None
+    path = RunFolder(run_dir, "ner", PROG).path / "vocab.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; the tagger reads sub-words of the pretraining run's tokenizer, "
+                                f"which `train --init` copies there")
+    tok = Tokenizer.load(path)
+    if tok.vocab_size != model.config.pretrained["vocab_size"]:
+        raise ValueError(f"{path}: {tok.vocab_size} tokens, but config.json's pretrained encoder has vocab_size "
+                         f"{model.config.pretrained['vocab_size']}: the run folder is inconsistent")
+    return tok
+
+
+def _encode(sentences, words, chars, tokenizer, model_config, tags=None):
+    """`encode_sentences` with the sub-words of the pretrained encoder when the tagger has one."""
+    pre = model_config.pretrained
+    return encode_sentences(sentences, words, chars, tags, tokenizer=tokenizer if pre else None,
+                            max_len=pre["max_len"] if pre else 128)
+
+
 def _check_lengths(sentences, path):
     """The tagger reads at most MAX_TOKENS words at once: a longer sentence is named, not cut."""
     for s in sentences:
@@ -114,14 +141,15 @@ def _check_lengths(sentences, path):
                              f"{MAX_TOKENS} (are blank lines between sentences missing?)")
 
 
-def predict(model, words_vocab, chars_vocab, sentences, batch_size=64):
-    """Predicted tag lists (IOB2) for a list of token lists."""
-    data = encode_sentences(sentences, words_vocab, chars_vocab)
+def predict(model, words_vocab, chars_vocab, sentences, batch_size=64, tokenizer=None):
+    """Predicted tag lists (IOB2) for a list of token lists (`tokenizer`: a pretrained tagger's,
+    from `load_tokenizer`)."""
+    data = _encode(sentences, words_vocab, chars_vocab, tokenizer, model.config)
     tags = model.config.tags
     out = []
     with no_grad():
-        for words, cases, chars, _ in SentenceBatches(data, batch_size, shuffle=False):
-            ids = model.decode(model(words, cases, chars).data, words != 0)
+        for *inputs, _ in SentenceBatches(data, batch_size, shuffle=False):
+            ids = model.decode(model(*inputs).data, inputs[0] != 0)
             out += [[tags[i] for i in row[row != -100]] for row in ids]
     return out
 
@@ -136,13 +164,21 @@ def _read(path, split):
 def cmd_train(a, parser):
     folder = RunFolder(a.run_dir, "ner", PROG)
     folder.prepare(a.resume, a.overwrite)
-    for key in ("train", "valid", "vectors"):            # recorded absolute: the run works from anywhere
+    for key in ("train", "valid", "vectors", "init"):    # recorded absolute: the run works from anywhere
         if getattr(a, key):
             setattr(a, key, folder.record_path(getattr(a, key)))
-    saved = None
+    saved, init, tok = None, None, None
     if a.resume:
         saved = folder.config(required=("model", "words", "chars", "train"))
         a = cli.settings_for_resume(a, saved["train"], parser, RESUMABLE, folder.path)
+        if isinstance(saved["model"], dict) and saved["model"].get("pretrained"):
+            tok = Tokenizer.load(folder.path / "vocab.txt")
+    else:
+        init = open_init(a, {})
+        tok = init.tokenizer if init is not None else None
+        if a.layers == 0 and init is None:
+            raise ValueError("--layers 0 (no encoder of the tagger's own) needs --init RUN: without a pretrained "
+                             "encoder no word would see its context")
     if a.vectors and not Path(a.vectors).is_file():
         raise FileNotFoundError(f"--vectors {a.vectors}: no such file")
     seed(a.seed)
@@ -164,20 +200,40 @@ def cmd_train(a, parser):
     unknown = sorted({t for s in valid for t in convert_tags(s.ner, "iob2")} - set(tag_vocab.id_to_tag))
     if unknown:
         raise ValueError(f"{valid_name}: tags {unknown} never occur in the training data {train_name}")
-    enc = lambda sents, tags: encode_sentences([s.tokens for s in sents], words, chars,  # noqa: E731
-                                               [tag_vocab.encode(t) for t in tags])
+    if saved is not None:
+        cfg = folder.build(TaggerConfig, saved["model"], "model")
+    else:
+        cfg = TaggerConfig(len(words), len(chars), tag_vocab.id_to_tag, a.word_dim, 8, 30, a.char_filters, 3,
+                           a.d_model, a.heads, a.ff, a.layers, a.dropout, not a.no_crf,
+                           pretrained=init.encoder_shape() if init is not None else None,
+                           pretrained_dropout=a.init_dropout)
+    t_enc = time.perf_counter()
+    enc = lambda sents, tags: _encode([s.tokens for s in sents], words, chars, tok, cfg,  # noqa: E731
+                                      [tag_vocab.encode(t) for t in tags])
     tr = enc(train, train_tags)
     va = enc(valid, [convert_tags(s.ner, "iob2") for s in valid])
-    cfg = TaggerConfig(len(words), len(chars), tag_vocab.id_to_tag, a.word_dim, 8, 30, a.char_filters, 3,
-                       a.d_model, a.heads, a.ff, a.layers, a.dropout, not a.no_crf)
+    if tok is not None:
+        long = [int((np.diff(d.sub.win_offsets) > 1).sum()) for d in (tr, va)]
+        print(f"sub-words of the pretrained tokenizer: {len(tr.sub.ids):,} training, {len(va.sub.ids):,} validation "
+              f"({long[0]:,} + {long[1]:,} sentences longer than {cfg.pretrained['max_len']} read in several "
+              f"windows; {time.perf_counter() - t_enc:.1f} s)")
     model = NERTagger(cfg)
+    init_record = None
+    if init is not None:
+        init_record = init.record(a.init_weights or "pretrained")
+        if init_record["weights"] == "pretrained":
+            print(f"init: {init.load_into(model.pretrained).summary()}")
+        print(describe_init(init_record))
+    elif saved is not None and describe_init(saved.get("init")):
+        print(describe_init(saved["init"]))
     if a.vectors and saved is None:
         print(f"word vectors: {_load_vectors(a.vectors, words, model.word_emb.weight.data):,} of "
               f"{len(words):,} words initialised from {a.vectors}")
     train_b = SentenceBatches(tr, a.batch_size, shuffle=True, seed=a.seed)
     valid_b = SentenceBatches(va, 64, shuffle=False)
     total = a.epochs * len(train_b)
-    opt = Adam(model.parameters(), lr=a.lr)
+    body = model.pretrained.parameters() if cfg.pretrained is not None else []
+    opt = Adam(lr_groups(model.parameters(), body, a.init_lr), lr=a.lr)
     trainer = Trainer(model, opt, model.loss, metrics={"f1": entity_f1_metric(tag_vocab)},
                       schedule=WarmupCosine(a.lr, min(a.warmup, total), total, min_lr=a.lr * 0.05),
                       clip_norm=a.clip, checkpoint_dir=folder.path, checkpoint_every=a.checkpoint_every,
@@ -186,8 +242,13 @@ def cmd_train(a, parser):
     print(f"model: {sum(p.data.size for p in model.parameters()):,} parameters, {len(words):,} words, "
           f"{len(chars)} characters, {len(tag_vocab)} tags; {len(train_b)} steps per epoch")
     settings = cli.run_settings(a)
-    folder.start(None if a.resume else {"config.json": json.dumps(
-        {"model": cfg.to_dict(), "words": words.itos, "chars": chars.itos, "train": settings})})
+    config = {"model": cfg.to_dict(), "words": words.itos, "chars": chars.itos, "train": settings}
+    if init_record is not None:
+        config["init"] = init_record
+    files = {"config.json": json.dumps(config)}
+    if tok is not None:
+        files["vocab.txt"] = tok.to_text()
+    folder.start(None if a.resume else files)
     t0 = time.perf_counter()
     history = trainer.fit(train_b, a.epochs, eval_data=valid_b, resume=folder.path if a.resume else None)
     cli.raise_if_interrupted(trainer)
@@ -195,18 +256,20 @@ def cmd_train(a, parser):
     best = int(np.argmax(history["val_f1"]))
     print(f"best epoch {best + 1}: validation entity F1 {history['val_f1'][best] * 100:.2f} "
           f"({time.perf_counter() - t0:.0f} s of training)")
-    print(f"run folder: {folder.path} (best.npz, last.npz, config.json); history plot: {plot}")
+    print(f"run folder: {folder.path} (best.npz, last.npz, config.json{', vocab.txt' if tok else ''}); "
+          f"history plot: {plot}")
     return history
 
 
 def cmd_eval(a, parser):
     model, words, chars, _ = load_run(a.run_dir)
+    tok = load_tokenizer(a.run_dir, model)
     sents = read_conll(a.data)
     _check_lengths(sents, a.data)
     if a.onnx:
         pred = onnx_tag(checked_session(a.onnx, "ner", model), model, words, chars, [s.tokens for s in sents])
     else:
-        pred = predict(model, words, chars, [s.tokens for s in sents])
+        pred = predict(model, words, chars, [s.tokens for s in sents], tokenizer=tok)
     # Gold is converted to IOB2 like the predictions: entities (and so P/R/F1) are unchanged,
     # and the token accuracy then compares like with like (IOB1's I-X vs IOB2's B-X at every
     # entity start would otherwise count as errors).
@@ -226,7 +289,7 @@ def cmd_tag(a, parser):
     if len(tokens) > MAX_TOKENS:
         raise ValueError(f"tag: {len(tokens):,} tokens; the tagger reads at most {MAX_TOKENS} at once")
     model, words, chars, _ = load_run(a.run_dir)
-    tags = predict(model, words, chars, [tokens])[0]
+    tags = predict(model, words, chars, [tokens], tokenizer=load_tokenizer(a.run_dir, model))[0]
     print(" ".join(f"{w}/{t}" if t != "O" else w for w, t in zip(tokens, tags)))
     for kind, start, end in extract_entities(tags):
         print(f"{kind:5s} {' '.join(tokens[start:end])}")
@@ -251,11 +314,15 @@ def build_parser():
     t.add_argument("--d-model", type=positive_int, default=128)
     t.add_argument("--heads", type=positive_int, default=4)
     t.add_argument("--ff", type=positive_int, default=256)
-    t.add_argument("--layers", type=positive_int, default=2)
+    t.add_argument("--layers", type=nonneg_int, default=2,
+                   help="layers of the tagger's own encoder (0, with --init: the pretrained encoder alone)")
     t.add_argument("--dropout", type=dropout_rate, default=0.2)
     t.add_argument("--no-crf", action="store_true", help="softmax per token instead of a CRF")
     t.add_argument("--warmup", type=nonneg_int, default=500)
     t.add_argument("--clip", type=positive_float, default=5.0)
+    add_init_flags(t, "a pretrained view of each word (the encoder's output at its first sub-word)")
+    t.add_argument("--init-dropout", type=dropout_rate, default=0.1, help="with --init: dropout inside the "
+                   "pretrained encoder")
     cli.deprecate(t, "--out", "--run-dir")
     t.set_defaults(func=cmd_train, parser=t)
     e = sub.add_parser("eval", help="conlleval table on any CoNLL-format file")

@@ -3,13 +3,19 @@
     e_w  = E_word[word]                       (B, T, word_dim)   lower-cased, digits folded
     e_c  = E_case[case]                       (B, T, case_dim)   lower / Title / UPPER / ...
     e_ch = max over characters of relu(W · [c_{i-1}; c_i; c_{i+1}] + b)   (B, T, char_filters)
-    x    = Linear([e_w; e_c; e_ch]) + PE     (B, T, d_model)
-    h    = TransformerEncoder(x, padding mask)
+    e_p  = TextEncoder(sub-words)[first sub-word of each word]   (B, T, d_pre)  only with `pretrained`
+    x    = Linear([e_w; e_c; e_ch (; e_p)]) + PE     (B, T, d_model)
+    h    = TransformerEncoder(x, padding mask)        (n_layers = 0: h = x, with `pretrained` only)
     E    = Linear(h)                          (B, T, num_tags)   emission scores
     loss = mean token cross-entropy of softmax(E), or the CRF negative log-likelihood
 
 The character CNN gathers each character's window of ids first (integer indexing, no
 gradient), so the convolution is one embedding lookup and one matmul.
+
+With a `pretrained` config (`pmt-ner train --init RUN`) the tagger holds a `TextEncoder` of the
+pretraining run's shape, reads each sentence in that run's sub-words (`features.subword_windows`)
+and gives every word the encoder's output at the word's first sub-word, beside the three views
+above (the first sub-word stands for the word, as in BERT's NER fine-tuning).
 """
 from __future__ import annotations
 
@@ -17,13 +23,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Dropout, Embedding, Module, Parameter, Tensor, concatenate, cross_entropy, no_grad
+from pmt.graph import Dropout, Embedding, Module, Parameter, Tensor, concatenate, cross_entropy, embedding, no_grad
 from pmt.graph import max as tmax
 
 from ..attention_kernel import padding_mask
 from ..crf import allowed_transitions, crf_nll, viterbi_decode
 from ..encoder import TransformerEncoder
 from ..layers import SinusoidalPositionalEncoding, xavier_linear
+from ..text_encoder import TextEncoder
 
 
 @dataclass
@@ -45,6 +52,8 @@ class TaggerConfig:
     dropout: float = 0.2
     crf: bool = True
     scheme: str = "iob2"
+    pretrained: dict | None = None     # TextEncoder arguments (vocab_size ... pad_id) of a pretraining run
+    pretrained_dropout: float = 0.1    # dropout inside that encoder
 
     def to_dict(self):
         return asdict(self)
@@ -101,6 +110,7 @@ class NERTagger(Module):
 
     Shape:
         words, cases: int (B, T);  chars: int (B, T, L);  output: emissions (B, T, num_tags).
+        With `pretrained`: also sub_ids (B, K, S) and sub_first (B, T) (`features.SentenceBatches`).
         Targets given to `loss` / `train_step`: int (B, W >= T), -100 on padding.
 
     Example:
@@ -117,10 +127,17 @@ class NERTagger(Module):
         self.word_emb = Embedding(c.n_words, c.word_dim, std=0.1)
         self.case_emb = Embedding(8, c.case_dim, std=0.1)
         self.chars = CharCNN(c.n_chars, c.char_dim, c.char_filters, c.char_window)
-        self.proj = xavier_linear(c.word_dim + c.case_dim + c.char_filters, c.d_model)
+        d_pre = 0
+        if c.pretrained is not None:
+            self.pretrained = TextEncoder(**c.pretrained, dropout=c.pretrained_dropout)
+            d_pre = c.pretrained["d_model"]
+        elif c.n_layers < 1:
+            raise ValueError(f"NERTagger: n_layers must be >= 1 without a pretrained encoder, got {c.n_layers}")
+        self.proj = xavier_linear(c.word_dim + c.case_dim + c.char_filters + d_pre, c.d_model)
         self.pos = SinusoidalPositionalEncoding(c.d_model, max_len=512)
         self.drop = Dropout(c.dropout)
-        self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
+        if c.n_layers:
+            self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
         self.out = xavier_linear(c.d_model, K)
         if c.crf:
             self.transitions = Parameter(np.zeros((K, K)), name="transitions")
@@ -128,15 +145,46 @@ class NERTagger(Module):
             self.end = Parameter(np.zeros(K), name="end")
             self.constraints = allowed_transitions(c.tags, c.scheme)
 
-    def forward(self, words, cases, chars):
+    def forward(self, words, cases, chars, sub_ids=None, sub_first=None):
         words, cases, chars = np.asarray(words), np.asarray(cases), np.asarray(chars)
         if words.ndim != 2 or cases.shape != words.shape or chars.shape[:2] != words.shape:
             raise ValueError(f"NERTagger: expected words, cases (B, T) and chars (B, T, L), got "
                              f"{words.shape}, {cases.shape}, {chars.shape}")
-        feats = concatenate([self.word_emb(words), self.case_emb(cases), self.chars(chars)], axis=-1)
-        x = self.drop(self.pos(self.proj(self.drop(feats))))              # (B, T, d_model)
-        h = self.encoder(x, mask=padding_mask(words != 0))                # (B, T, d_model)
-        return self.out(h)                                                # (B, T, K)
+        views = [self.word_emb(words), self.case_emb(cases), self.chars(chars)]
+        if self.config.pretrained is not None:
+            views.append(self.first_subword_states(sub_ids, sub_first, words.shape))
+        x = self.drop(self.pos(self.proj(self.drop(concatenate(views, axis=-1)))))   # (B, T, d_model)
+        if self.config.n_layers:
+            x = self.encoder(x, mask=padding_mask(words != 0))            # (B, T, d_model)
+        return self.out(x)                                                # (B, T, K)
+
+    def first_subword_states(self, sub_ids, sub_first, shape) -> Tensor:
+        """The pretrained encoder's output at each word's first sub-word: (B, T, d_pre).
+
+        Args:
+            sub_ids: int (B, K, S), each sentence's K windows of sub-words (all-[PAD] rows for
+                sentences with fewer windows).  sub_first: int (B, T), the position of each word's
+                first sub-word in its sentence's flattened (K·S) block (any on padding words).
+            shape: (B, T) of the word arrays, checked against sub_first.
+        """
+        if sub_ids is None or sub_first is None:
+            raise ValueError("NERTagger: this tagger also reads the pretrained encoder's sub-words: give sub_ids "
+                             "and sub_first (SentenceBatches of sentences encoded with the run's tokenizer)")
+        sub_ids, sub_first = np.asarray(sub_ids), np.asarray(sub_first)
+        if sub_ids.ndim != 3 or sub_first.shape != tuple(shape) or len(sub_ids) != shape[0]:
+            raise ValueError(f"NERTagger: expected sub_ids (B, K, S) and sub_first (B, T) with words of shape "
+                             f"{tuple(shape)}, got {sub_ids.shape} and {sub_first.shape}")
+        B, K, S = sub_ids.shape
+        rows = sub_ids.reshape(B * K, S)
+        kept = rows[:, 0] != self.config.pretrained["pad_id"]         # windows that exist ([CLS] first)
+        h = self.pretrained(rows[kept], np.zeros((int(kept.sum()), S), np.int64))   # (R, S, d_pre)
+        # Row of (sentence b, window k) among the kept rows, then the flat position of each word's
+        # first sub-word in h viewed as (R·S, d_pre).  Every real word's position is its own; the
+        # lookup's backward sums repeats (padding words all read row 0), with a sort, not np.add.at.
+        new_row = np.cumsum(kept) - 1                                  # (B·K,)
+        window = np.arange(B)[:, None] * K + sub_first // S            # (B, T)
+        at = new_row[window] * S + sub_first % S                       # (B, T) into (R·S)
+        return embedding(h.reshape(-1, h.shape[-1]), at)               # (B, T, d_pre)
 
     def loss(self, emissions: Tensor, tags) -> Tensor:
         """Mean loss of `emissions` (B, T, K) against tags (B, W >= T), -100 = padding."""
@@ -185,4 +233,5 @@ class NERTagger(Module):
 
     def extra_repr(self):
         c = self.config
-        return f"tags={len(c.tags)}, d_model={c.d_model}, layers={c.n_layers}, crf={c.crf}"
+        pre = f", pretrained={c.pretrained['d_model']}d x {c.pretrained['n_layers']}" if c.pretrained else ""
+        return f"tags={len(c.tags)}, d_model={c.d_model}, layers={c.n_layers}, crf={c.crf}{pre}"

@@ -39,10 +39,9 @@ from .batches import PretrainBatches, heldout_batches
 from .corpus import Corpus, build_corpus, default_sources
 from .log import RoundLog
 from .model import MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity
-from .transfer import load_masked_lm
+from .transfer import VOCAB_FILE, load_masked_lm
 
 PROG = "pmt-pretrain"
-VOCAB_FILE = "vocab.txt"
 # What a --resume may change; everything else must stay as the run was started.
 RESUMABLE = {"steps", "checkpoint_every"}
 

@@ -23,11 +23,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import GELU, Embedding, LayerNorm, Linear, Module, Parameter, Tensor, no_grad
+from pmt.graph import GELU, LayerNorm, Linear, Module, Parameter, Tensor, no_grad
 
-from ..attention_kernel import padding_mask
-from ..encoder import TransformerEncoder
-from ..layers import LearnedPositionalEncoding
+from ..text_encoder import TextEncoder
 from .masking import NOT_MASKED
 
 __all__ = ["MaskedLMConfig", "MaskedLM", "MLMHead", "tied_logits", "masked_accuracy", "masked_perplexity"]
@@ -112,8 +110,11 @@ class MLMHead(Module):
         return tied_logits(z, table, self.bias)                    # (M, V): z Eᵀ + b
 
 
-class MaskedLM(Module):
+class MaskedLM(TextEncoder):
     """A Transformer encoder pretrained by masked-token prediction (BERT without next-sentence).
+
+    The body (`tok_emb`, `seg_emb`, `pos`, `encoder`; `encode(ids, segments)`) is `TextEncoder`,
+    shared with the models fine-tuned from it; the MLM head is this class's own.
 
     Args:
         config: a `MaskedLMConfig`.
@@ -136,12 +137,9 @@ class MaskedLM(Module):
     """
 
     def __init__(self, config: MaskedLMConfig):
-        super().__init__()
-        self.config = c = config
-        self.tok_emb = Embedding(c.vocab_size, c.d_model, std=c.d_model ** -0.5)
-        self.seg_emb = Embedding(2, c.d_model, std=c.d_model ** -0.5)
-        self.pos = LearnedPositionalEncoding(c.d_model, c.max_len)
-        self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
+        c = config
+        super().__init__(c.vocab_size, c.d_model, c.n_heads, c.d_ff, c.n_layers, c.max_len, c.dropout, c.pad_id)
+        self.config = c
         self.mlm_head = MLMHead(c.d_model, c.vocab_size)
 
     def init_output_bias(self, counts):
@@ -159,17 +157,6 @@ class MaskedLM(Module):
             raise ValueError(f"init_output_bias: counts must have shape ({self.config.vocab_size},), "
                              f"got {counts.shape}")
         self.mlm_head.bias.data[...] = np.log((counts + 1) / (counts + 1).sum())
-
-    def encode(self, ids, segments):
-        """Hidden states h (batch, seq, d_model) of the encoder (what fine-tuning starts from)."""
-        ids, segments = np.asarray(ids), np.asarray(segments)
-        if ids.ndim != 2 or ids.shape != segments.shape:
-            raise ValueError(f"MaskedLM: ids and segments must both be (batch, seq), got {ids.shape} and "
-                             f"{segments.shape}")
-        real = ids != self.config.pad_id                               # (B, T)
-        mask = None if real.all() else padding_mask(real)              # packed segments have no padding
-        x = self.pos(self.tok_emb(ids) + self.seg_emb(segments))       # (B, T, d)
-        return self.encoder(x, mask=mask)                              # (B, T, d)
 
     def forward(self, ids, segments, chosen):
         h = self.encode(ids, segments)                                 # (B, T, d)

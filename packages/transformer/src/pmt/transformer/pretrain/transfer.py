@@ -9,22 +9,27 @@ exception is allowed: a target with a shorter position table (QQP reads 96 token
 
 The file, `<run>/encoder.npz`, is a `pmt.core` checkpoint of the whole `MaskedLM` (no optimizer)
 whose metadata holds the model config, the step and the held-out scores at export.
+`open_pretrained(run)` reads what a fine-tuning run needs from a run folder (the tokenizer, the
+encoder's shape, the weights file and its sha256) and checks that they belong together.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pmt.core.checkpoint import load_checkpoint, save_checkpoint
+from pmt.core.checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 
+from ..tokenizer import Tokenizer
 from .model import MaskedLM, MaskedLMConfig
 
-__all__ = ["ENCODER_FILE", "export_encoder", "load_masked_lm", "load_pretrained", "TransferReport",
-           "pair_classifier_config"]
+__all__ = ["ENCODER_FILE", "VOCAB_FILE", "export_encoder", "load_masked_lm", "load_pretrained", "TransferReport",
+           "pair_classifier_config", "PretrainedRun", "open_pretrained", "file_sha256"]
 
 ENCODER_FILE = "encoder.npz"
+VOCAB_FILE = "vocab.txt"
 
 
 def export_encoder(model: MaskedLM, path, **meta) -> Path:
@@ -150,3 +155,107 @@ def pair_classifier_config(source, **overrides):
                   n_layers=c["n_layers"], max_len=c["max_len"], pad_id=c["pad_id"])
     fields.update(overrides)
     return PairClassifierConfig(**fields)
+
+
+def file_sha256(path) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class PretrainedRun:
+    """What fine-tuning takes from a pretraining run folder (see `open_pretrained`).
+
+    Attributes:
+        path: the run folder (absolute).  weights: its encoder.npz.  sha256: of that file.
+        tokenizer: the run's cased WordPiece tokenizer (vocab.txt).
+        config: the `MaskedLMConfig` fields of the pretrained encoder (a dict).
+        step: the pretraining step the weights are from (None if not recorded).
+    """
+
+    path: Path
+    weights: Path
+    sha256: str
+    tokenizer: Tokenizer
+    config: dict
+    step: int | None
+
+    def encoder_shape(self) -> dict:
+        """The `TextEncoder` arguments of the pretrained body (vocab_size ... pad_id, no dropout)."""
+        c = self.config
+        return {k: c[k] for k in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len", "pad_id")}
+
+    def load_into(self, model) -> TransferReport:
+        """`load_pretrained(model, self.weights)`, refusing a file that changed since it was opened.
+
+        A pretraining run still going rewrites encoder.npz every round: the weights loaded must
+        be the ones whose sha256 the fine-tuned run records.
+        """
+        report = load_pretrained(model, self.weights)
+        if file_sha256(self.weights) != self.sha256:
+            raise ValueError(f"{self.weights} changed while it was read (a pretraining run still writing it?): "
+                             f"copy the run's {VOCAB_FILE} and {ENCODER_FILE} to a folder of their own, or retry")
+        return report
+
+    def record(self, weights: str = "pretrained") -> dict:
+        """What a fine-tuned run folder's config.json keeps under "init" (provenance of its start)."""
+        return {"run": str(self.path), "file": str(self.weights), "sha256": self.sha256, "step": self.step,
+                "weights": weights}
+
+    def describe(self) -> str:
+        """One line for a log."""
+        return (f"{self.weights} (pretraining step {self.step}, sha256 {self.sha256[:12]}...), "
+                f"{self.config['d_model']}d x {self.config['n_layers']} layers, "
+                f"{self.tokenizer.vocab_size:,}-token vocabulary")
+
+
+def open_pretrained(source) -> PretrainedRun:
+    """Read a pretraining run folder for fine-tuning: tokenizer, encoder config, weights file, sha256.
+
+    Args:
+        source: the folder `pmt-pretrain train --run-dir` writes (vocab.txt and encoder.npz).
+
+    Raises:
+        FileNotFoundError: no such folder, or it lacks vocab.txt / encoder.npz.
+        ValueError: vocab.txt and encoder.npz do not belong together (another vocabulary size),
+            or encoder.npz has no model config; `CheckpointError` for a damaged encoder.npz and
+            `VocabFileError` for a damaged vocab.txt, each naming the file.
+
+    Example:
+        >>> from pmt.transformer import Tokenizer
+        >>> tok = Tokenizer.train(["The cat sat."] * 3, vocab_size=40, lowercase=False)
+        >>> tok.save("runs/pt/vocab.txt")
+        >>> _ = export_encoder(MaskedLM(MaskedLMConfig(tok.vocab_size, d_model=16, n_heads=2, d_ff=32,
+        ...                                           n_layers=1)), "runs/pt/encoder.npz", step=500)
+        >>> run = open_pretrained("runs/pt")
+        >>> run.step, run.encoder_shape()["d_model"], len(run.sha256)
+        (500, 16, 64)
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"--init {source}: no such folder (give a pretraining run folder, written by "
+                                f"`pmt-pretrain train --run-dir RUN`)")
+    if not path.is_dir():
+        raise FileNotFoundError(f"--init {source}: is a file; give the pretraining run folder that holds "
+                                f"{VOCAB_FILE} and {ENCODER_FILE}")
+    path = path.resolve()
+    for name in (VOCAB_FILE, ENCODER_FILE):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"--init {path}: no {name}; a pretraining run folder (`pmt-pretrain train "
+                                    f"--run-dir`) holds {VOCAB_FILE} and, after its first round, {ENCODER_FILE}")
+    tok = Tokenizer.load(path / VOCAB_FILE)
+    weights = path / ENCODER_FILE
+    sha256 = file_sha256(weights)              # before the metadata: `load_into` checks it again after loading
+    meta = checkpoint_meta(weights)
+    config = meta.get("config")
+    if not isinstance(config, dict) or "vocab_size" not in config:
+        raise ValueError(f"{weights}: no model config in its metadata (not written by pmt-pretrain)")
+    if config["vocab_size"] != tok.vocab_size:
+        raise ValueError(f"{path / VOCAB_FILE}: {tok.vocab_size:,} tokens, but {weights} was pretrained with a "
+                         f"vocabulary of {config['vocab_size']:,}: the pretraining run folder is inconsistent")
+    step = meta.get("step")
+    return PretrainedRun(path, weights, sha256, tok, config, None if step is None else int(step))

@@ -4,11 +4,12 @@ A run folder (`--run-dir`, default runs/qqp) holds everything a later command ne
 `config.json` (model and training settings, the data file's absolute path, the split),
 `vocab.txt` (the tokenizer), `best.npz` (the checkpoint with the best validation accuracy),
 `last.npz` (every epoch, or every `--checkpoint-every` updates), `interrupted.npz` (Ctrl-C)
-and `history.png`.  The CLI contract of `pmt.core.cli` holds: `train` refuses a folder
-holding a run unless `--resume` (continue exactly where it stopped) or `--overwrite`, and
-writes nothing (not even the tokenizer) before every check has passed and training starts;
-exit status 0, 1 (diverged), 2 (bad input: one line naming the file and line) or 130
-(Ctrl-C: checkpoint written).
+and `history.png`.  `train --init RUN` starts from a pretraining run (its tokenizer, encoder
+shape and weights; see `pmt.transformer.finetune`), and config.json then records the start.
+The CLI contract of `pmt.core.cli` holds: `train` refuses a folder holding a run unless
+`--resume` (continue exactly where it stopped) or `--overwrite`, and writes nothing (not
+even the tokenizer) before every check has passed and training starts; exit status 0, 1
+(diverged), 2 (bad input: one line naming the file and line) or 130 (Ctrl-C: checkpoint written).
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from pmt.core.schedules import WarmupLinear
 from pmt.graph import cross_entropy, no_grad, softmax
 
 from ..export import add_export_command, checked_session, onnx_pair_proba
+from ..finetune import add_init_flags, describe_init, lr_groups, open_init
+from ..pretrain.transfer import pair_classifier_config
 from ..tokenizer import Tokenizer
 from .batching import PairBatches
 from pmt.core.data import train_valid_split
@@ -100,15 +103,26 @@ def predict_proba(model, tok, q1, q2, max_len, batch_size=256, symmetric=True):
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
+# What a pretraining run decides for the cross-encoder it initialises (--init).
+DECIDED_BY_INIT = {"vocab_size": "--vocab-size", "d_model": "--d-model", "heads": "--heads", "ff": "--ff",
+                   "layers": "--layers"}
+
+
 def cmd_train(a, parser):
     folder = RunFolder(a.run_dir, "qqp", PROG)
     folder.prepare(a.resume, a.overwrite)
-    if a.data:
-        a.data = folder.record_path(a.data)     # recorded absolute: `eval --split` works from anywhere
-    saved = None
+    for key in ("data", "init"):                # recorded absolute: `eval --split` works from anywhere
+        if getattr(a, key):
+            setattr(a, key, folder.record_path(getattr(a, key)))
+    saved, init = None, None
     if a.resume:
         saved = folder.config(required=("model", "train", "data", "split"))
         a = cli.settings_for_resume(a, saved["train"], parser, RESUMABLE, folder.path)
+    else:
+        init = open_init(a, DECIDED_BY_INIT)
+        if init is not None and a.max_len > init.config["max_len"]:
+            raise ValueError(f"--max-len {a.max_len}: the pretrained encoder of {init.path} reads at most "
+                             f"{init.config['max_len']} tokens")
     seed(a.seed)
     path = a.data or _default_train_file()
     data = read_qqp(path, max_rows=a.max_rows)
@@ -128,6 +142,8 @@ def cmd_train(a, parser):
     t0 = time.perf_counter()
     if saved is not None:
         tok = Tokenizer.load(folder.path / "vocab.txt")
+    elif init is not None:                      # the pretrained run's vocabulary: no new one
+        tok = init.tokenizer
     else:  # under MPI rank 0 trains it and sends it: one vocabulary, whatever each process's hash seed
         tok = distributed.broadcast(Tokenizer.train(train.question1 + train.question2, vocab_size=a.vocab_size)
                                     if distributed.is_main() else None)
@@ -135,13 +151,30 @@ def cmd_train(a, parser):
     train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed,
                        swap="random" if a.swap else None)
     valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None)
-    mcfg = PairClassifierConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.max_len, a.dropout, a.pooling)
+    if saved is not None:
+        mcfg = folder.build(PairClassifierConfig, saved["model"], "model")
+    elif init is not None:
+        mcfg = pair_classifier_config(init.weights, max_len=a.max_len, dropout=a.dropout, pooling=a.pooling)
+        # config.json's "train" then records the shape that was used, not the unused defaults
+        a.vocab_size, a.d_model, a.heads, a.ff, a.layers = (mcfg.vocab_size, mcfg.d_model, mcfg.n_heads, mcfg.d_ff,
+                                                            mcfg.n_layers)
+    else:
+        mcfg = PairClassifierConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.max_len, a.dropout,
+                                    a.pooling)
     model = PairClassifier(mcfg)
     settings = cli.run_settings(a)
     cfg = {"model": mcfg.to_dict(), "train": settings, "data": folder.record_path(path),
            "split": {"valid_fraction": a.valid_fraction, "seed": a.split_seed}}
+    if init is not None:
+        cfg["init"] = init.record(a.init_weights or "pretrained")
+        if cfg["init"]["weights"] == "pretrained":
+            print(f"init: {init.load_into(model).summary()}")
+        print(describe_init(cfg["init"]))
+    elif saved is not None and describe_init(saved.get("init")):
+        print(describe_init(saved["init"]))
     total = a.epochs * len(train_b)
-    opt = Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
+    body = [p for name, p in model.named_parameters() if not name.startswith("head.")]
+    opt = Adam(lr_groups(model.parameters(), body, a.init_lr), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
     loss = partial(cross_entropy, label_smoothing=a.label_smoothing) if a.label_smoothing else cross_entropy
     trainer = Trainer(model, opt, loss, metrics={"acc": accuracy, "f1": f1_score},
                       schedule=WarmupLinear(a.lr, min(a.warmup, total), total), clip_norm=a.clip,
@@ -164,6 +197,8 @@ def cmd_train(a, parser):
 
 def cmd_eval(a, parser):
     model, tok, cfg = load_run(a.run_dir)
+    if describe_init(cfg.get("init")):
+        print(describe_init(cfg["init"]))
     if a.split:
         # The run's own split: the same rows of the same file, carved with the saved fraction and seed.
         t = cfg["train"]
@@ -252,6 +287,7 @@ def build_parser():
                    help="show each training pair in a random question order, redrawn every epoch")
     t.add_argument("--symmetric-eval", action=argparse.BooleanOptionalAction, default=True,
                    help="validate on the mean prediction of both question orders")
+    add_init_flags(t, "the cross-encoder (tokenizer, embeddings and encoder)")
     cli.deprecate(t, "--out", "--run-dir")
     t.set_defaults(func=cmd_train, parser=t)
     e = sub.add_parser("eval", help="accuracy and F1 on any GLUE-format QQP file")

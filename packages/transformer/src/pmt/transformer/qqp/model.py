@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Embedding, Module, Tensor, log_softmax, no_grad, sum as tsum
+from pmt.graph import Tensor, log_softmax, no_grad, sum as tsum
 
-from ..attention_kernel import padding_mask
-from ..encoder import TransformerEncoder
-from ..layers import LearnedPositionalEncoding, xavier_linear
+from ..layers import xavier_linear
+from ..text_encoder import TextEncoder
 
 
 @dataclass
@@ -41,8 +40,11 @@ class PairClassifierConfig:
         return asdict(self)
 
 
-class PairClassifier(Module):
+class PairClassifier(TextEncoder):
     """Cross-encoder for sentence-pair classification (QQP: duplicate or not).
+
+    The body is `TextEncoder` (so a pretrained `MaskedLM` body loads key by key); the head is
+    this class's own.
 
     Args:
         config: a `PairClassifierConfig`.
@@ -59,25 +61,16 @@ class PairClassifier(Module):
     """
 
     def __init__(self, config: PairClassifierConfig):
-        super().__init__()
         if config.pooling not in ("cls", "mean"):
             raise ValueError(f"PairClassifier: pooling must be 'cls' or 'mean', got {config.pooling!r}")
-        self.config = config
         c = config
-        self.tok_emb = Embedding(c.vocab_size, c.d_model, std=c.d_model ** -0.5)
-        self.seg_emb = Embedding(2, c.d_model, std=c.d_model ** -0.5)
-        self.pos = LearnedPositionalEncoding(c.d_model, c.max_len)
-        self.encoder = TransformerEncoder(c.n_layers, c.d_model, c.n_heads, c.d_ff, c.dropout)
+        super().__init__(c.vocab_size, c.d_model, c.n_heads, c.d_ff, c.n_layers, c.max_len, c.dropout, c.pad_id)
+        self.config = config
         self.head = xavier_linear(c.d_model, c.num_classes)
 
     def forward(self, ids, segments):
-        ids, segments = np.asarray(ids), np.asarray(segments)
-        if ids.ndim != 2 or ids.shape != segments.shape:
-            raise ValueError(f"PairClassifier: ids and segments must both be (batch, seq), got "
-                             f"{ids.shape} and {segments.shape}")
-        real = ids != self.config.pad_id                             # (B, T)
-        x = self.pos(self.tok_emb(ids) + self.seg_emb(segments))      # (B, T, d)
-        h = self.encoder(x, mask=padding_mask(real))                  # (B, T, d)
+        h = self.encode(ids, segments)                                # (B, T, d)
+        real = np.asarray(ids) != self.config.pad_id                  # (B, T)
         if self.config.pooling == "cls":
             pooled = h[:, 0]                                          # (B, d)
         else:
