@@ -14,6 +14,7 @@ Input files may be IOB1, IOB2 or BIOES, with LF or CRLF line ends and a UTF-8 by
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import sys
@@ -43,6 +44,10 @@ PROG = "pmt-ner"
 MAX_TOKENS = 512          # the tagger's positional encoding covers this many words
 # What a --resume may change; everything else must stay as the run was started.
 RESUMABLE = {"epochs", "checkpoint_every"}
+# The word vectors `train` starts from unless told otherwise (issue 16, rung 1: +1.1 F1 on eng.testa
+# over random ones): pmt-word2vec skip-gram, 100-d, 5 epochs on gutenberg8, kept for the 6,332 words of
+# the default vocabulary that have one (tools/ner_vectors.py; the NER README has the commands).
+SHIPPED_VECTORS = Path(__file__).with_name("gutenberg8-sg100.txt.gz")
 
 
 def entity_f1_metric(tag_vocab: TagVocab):
@@ -57,14 +62,16 @@ def entity_f1_metric(tag_vocab: TagVocab):
 
 
 def _load_vectors(path, vocab: Vocab, table: np.ndarray) -> int:
-    """Copy vectors of a word2vec text file into rows of `table` for words in `vocab`; returns hits.
+    """Copy vectors of a word2vec text file (gzipped if it ends in .gz) into rows of `table` for
+    words in `vocab`; returns hits.
 
     Errors name the file and line: a bad header, another dimension than the tagger's, a row
     that is not `word` plus `dim` numbers, NaN/inf values.
     """
     path = Path(path)
     hits = 0
-    with open(path, encoding="utf-8", errors="replace") as f:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
         head = f.readline().split()
         if len(head) != 2 or not all(h.isdigit() for h in head):
             raise ValueError(f"{path}:1: first line must be '<count> <dim>' (word2vec text format), got "
@@ -89,6 +96,18 @@ def _load_vectors(path, vocab: Vocab, table: np.ndarray) -> int:
                 table[i] = row
                 hits += 1
     return hits
+
+
+def _default_vectors(a) -> None:
+    """Resolve --vectors: the shipped ones unless --no-vectors, a file of the user's, or a resume
+    (the run's own embeddings win); they fit only the default --word-dim, and say so otherwise."""
+    if a.no_vectors or a.resume:
+        a.vectors = None
+    elif a.vectors is None:
+        if a.word_dim == 100:
+            a.vectors = str(SHIPPED_VECTORS)
+        else:
+            print(f"word vectors: none (the shipped ones are 100-d, --word-dim is {a.word_dim})")
 
 
 def _strings(cfg, key, where) -> list:
@@ -164,6 +183,7 @@ def _read(path, split):
 def cmd_train(a, parser):
     folder = RunFolder(a.run_dir, "ner", PROG)
     folder.prepare(a.resume, a.overwrite)
+    _default_vectors(a)
     for key in ("train", "valid", "vectors", "init"):    # recorded absolute: the run works from anywhere
         if getattr(a, key):
             setattr(a, key, folder.record_path(getattr(a, key)))
@@ -307,8 +327,11 @@ def build_parser():
     cli.add_training_flags(t, run_dir="runs/ner", epochs=20, batch_size=32, lr=1e-3, max_valid=True,
                            lr_help="peak learning rate")
     t.add_argument("--min-count", type=positive_int, default=2, help="rarer training words become [UNK]")
-    t.add_argument("--vectors", help="word2vec text-format vectors to initialise word embeddings "
-                   "(e.g. vectors.txt of a pmt-word2vec run; dimension must equal --word-dim)")
+    v = t.add_mutually_exclusive_group()
+    v.add_argument("--vectors", help="word2vec text-format vectors (.gz too) to initialise word embeddings, "
+                   "e.g. vectors.txt of a pmt-word2vec run; dimension must equal --word-dim (default: the "
+                   "shipped gutenberg8 skip-gram vectors, 100-d)")
+    v.add_argument("--no-vectors", action="store_true", help="random word embeddings, no vectors")
     t.add_argument("--word-dim", type=positive_int, default=100)
     t.add_argument("--char-filters", type=positive_int, default=64)
     t.add_argument("--d-model", type=positive_int, default=128)
