@@ -382,12 +382,13 @@ def open_pretrained(source, flag: str = "--init") -> PretrainedRun:
     sha256 = file_sha256(weights)              # before the metadata: `_unchanged` checks it again after loading
     meta = weights_meta(weights)
     config = meta["config"]
+    kind = "pretraining run" if weights_format(weights) == "npz" else "exported"
     if config["vocab_size"] != tok.vocab_size:
         raise ValueError(f"{folder / VOCAB_FILE}: {tok.vocab_size:,} tokens, but {weights} was pretrained with a "
-                         f"vocabulary of {config['vocab_size']:,}: the pretraining run folder is inconsistent")
+                         f"vocabulary of {config['vocab_size']:,}: the {kind} folder is inconsistent")
     exported_with = meta.get("vocab_sha256")
     if exported_with is not None and file_sha256(folder / VOCAB_FILE) != exported_with:
         raise ValueError(f"{folder / VOCAB_FILE}: not the vocabulary {weights.name} was exported with (its sha256 "
-                         f"differs from the recorded {exported_with[:12]}...): the folder is inconsistent")
+                         f"differs from the recorded {exported_with[:12]}...): the {kind} folder is inconsistent")
     step = meta.get("step")
     return PretrainedRun(folder, weights, sha256, tok, config, None if step is None else int(step), meta)
