@@ -11,7 +11,8 @@ import shutil
 
 import numpy as np
 import pytest
-from test_finetune import NER_SMALL, QQP_SMALL, _capture_fit, files  # noqa: F401 (files: the fixture)
+import test_finetune
+from test_finetune import NER_SMALL, QQP_SMALL, _capture_fit
 
 from pmt.core import cli as core_cli
 from pmt.core.files import read_npz
@@ -22,6 +23,8 @@ from pmt.transformer.pretrain import export as export_module
 from pmt.transformer.pretrain.transfer import file_sha256, load_masked_lm
 from pmt.transformer.qqp import cli as qqp_cli
 from pmt.transformer.tokenizer import Tokenizer
+
+files = test_finetune.files            # the fixture: test_finetune's tiny pretraining run and task files
 
 
 @pytest.fixture(scope="module")
