@@ -37,7 +37,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from pmt.core.files import atomic_write, existing_ancestor
+from pmt.core.files import atomic_write, check_writable_place
 from pmt.core.run_folder import RunFolder
 from pmt.core.weights import save_weights
 
@@ -69,11 +69,7 @@ def check_export_folder(out, overwrite: bool = False) -> Path:
     if existing and not (out / SHIPPED_FILE).is_file():
         raise FileExistsError(f"--out {out} holds no {SHIPPED_FILE}, so it is not an exported model folder; "
                               f"--overwrite only replaces one: choose another --out")
-    place = existing_ancestor(out.parent)
-    if not place.is_dir():
-        raise NotADirectoryError(f"--out {out}: {place} is a file, not a folder")
-    if not os.access(place, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out {out}: cannot write in {place} (permission denied)")
+    check_writable_place(out.parent, f"--out {out}")          # the temporary sibling is made there
     return out
 
 
@@ -109,6 +105,17 @@ def _corpus_info(cfg: dict) -> dict | None:
 def _number(x, fmt: str, scale: float = 1.0) -> str:
     return "unknown" if x is None or (isinstance(x, float) and math.isnan(x)) else format(
         x * scale if scale != 1 else x, fmt)
+
+
+def _shown(path) -> str:
+    """A path for the card: relative to the working folder when inside it (no machine's absolute path)."""
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return str(p.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return str(p)
 
 
 def _size(n: int) -> str:
@@ -234,7 +241,7 @@ def export_pretrained(run_dir, out, overwrite: bool = False, log=print) -> Path:
     command = None
     if isinstance(train, dict):
         from .cli import train_command
-        command = train_command(train, run_dir)
+        command = train_command(train, _shown(run_dir))
     corpus = _corpus_info(cfg)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -252,7 +259,7 @@ def export_pretrained(run_dir, out, overwrite: bool = False, log=print) -> Path:
         if changed:
             raise RuntimeError(f"{tmp / SHIPPED_FILE}: read back with other values for {', '.join(changed)}")
         files = {p.name: (p.stat().st_size, file_sha256(p)) for p in sorted(tmp.iterdir())}
-        card = model_card(out.name, str(out), str(run_dir), cfg, meta, scores, model.num_parameters(), files,
+        card = model_card(out.name, _shown(out), _shown(run_dir), cfg, meta, scores, model.num_parameters(), files,
                           command, corpus)
         atomic_write(tmp / CARD_FILE, card)
         _replace(tmp, out)
