@@ -28,6 +28,7 @@ only replaces a folder that holds an exported model (an encoder.safetensors).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 import os
@@ -232,7 +233,7 @@ def export_pretrained(run_dir, out, overwrite: bool = False, log=print) -> Path:
     run = open_pretrained(folder.path, flag="--run-dir")
     model, meta = run.load_masked_lm()
     vocab = (run.path / VOCAB_FILE).read_bytes()
-    meta["vocab_sha256"] = file_sha256(run.path / VOCAB_FILE)
+    meta["vocab_sha256"] = hashlib.sha256(vocab).hexdigest()          # of the very bytes shipped
     scores = {k: meta.get(k) for k in ("train_hours", "val_mlm_acc", "val_ppl")}
     scores.update(_metrics_row(folder.path, run.step))
     train = cfg.get("train")

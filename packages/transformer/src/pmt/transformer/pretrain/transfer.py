@@ -152,6 +152,9 @@ def weights_meta(path) -> dict:
         meta["config"] = MaskedLMConfig(**config).to_dict()
     except TypeError as e:
         raise ValueError(f"{path}: bad model config in its metadata: {e}") from None
+    bad = [f"{k} {v!r}" for k, v in meta["config"].items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise ValueError(f"{path}: bad model config in its metadata: {', '.join(bad)} (numbers expected)")
     return meta
 
 
