@@ -93,6 +93,25 @@ def _foreign_checkpoint(run, name="last.npz"):
     save_checkpoint(run / name, m, Adam(m.parameters()), epoch=1, step=1, rng={}, history={})
 
 
+def _edit_safetensors(change):
+    """encoder.safetensors rewritten after `change(tensors, metadata)` (a damaged exported folder)."""
+    def prepare(folder):
+        from pmt.core.safetensors import load_safetensors, safetensors_metadata, save_safetensors
+        path = folder / "encoder.safetensors"
+        tensors, meta = load_safetensors(path), safetensors_metadata(path)
+        change(tensors, meta)
+        save_safetensors(path, tensors, meta)
+    return prepare
+
+
+def _copy_from(fixture, name):
+    """`name` of another fixture copied into the run (a folder holding both weights files)."""
+    def prepare(run):
+        import shutil
+        shutil.copyfile(fixture / name, run / name)
+    return prepare
+
+
 def _other_vocabulary(run):
     """vocab.txt replaced by a tokenizer of another size (the run folder no longer fits together)."""
     from pmt.transformer.tokenizer import Tokenizer
@@ -376,13 +395,29 @@ def cli_cases(ws) -> list:
         ["fill", "[MASK] " + "how do i learn python " * 8, "--run-dir", RUN], 2, "the model reads at most 16",
         run="pretrain")
     add("pretrain fill from a missing run", "pretrain", ["fill", "[MASK] cat", "--run-dir", new], 2,
-        "is not a pretrain run folder")
+        "--run-dir .*: no such folder")
     add("pretrain fill, encoder.npz truncated", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN], 2,
         "encoder.npz: not a readable .npz", run="pretrain", prepare=_corrupt("encoder.npz"))
     add("pretrain fill --top 0", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN, "--top", "0"], 2,
         _arg("--top", INT1), run="pretrain")
     add("pretrain diverges at --lr 1e30", "pretrain", pt + ["--run-dir", new, "--lr", "1e30"], 1,
         r"diverged: training loss is (nan|inf)")
+    out = ["export", "--run-dir", RUN, "--out"]
+    add("pretrain export into a folder holding files", "pretrain", out + [str(f.not_a_run)], 2,
+        "already holds files .*; replace an exported model with --overwrite", run="pretrain")
+    add("pretrain export --overwrite of a folder that holds no export", "pretrain", out + [str(f.not_a_run), "--overwrite"],
+        2, "holds no encoder.safetensors, so it is not an exported model folder", run="pretrain")
+    add("pretrain export --out is a file", "pretrain", out + [str(f.a_file)], 2, "--out .*: is a file, not a folder",
+        run="pretrain")
+    add("pretrain export of a run without encoder.npz", "pretrain", out + [new], 2,
+        r"no pretrained weights \(encoder.npz or encoder.safetensors\)", run="pretrain", prepare=_remove("encoder.npz"))
+    add("pretrain export of a run whose vocab.txt does not fit", "pretrain", out + [new], 2,
+        "vocab.txt: [0-9]+ tokens, but .*encoder.npz was pretrained with a vocabulary of", run="pretrain",
+        prepare=_other_vocabulary)
+    add("pretrain export without --out", "pretrain", ["export", "--run-dir", RUN], 2,
+        "the following arguments are required: --out", run="pretrain")
+    add("pretrain fill of an export, encoder.safetensors truncated", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN],
+        2, "encoder.safetensors: header length", run="pretrain-export", prepare=_corrupt("encoder.safetensors"))
 
     # ---------------------------------------------------------------- --init (qqp, ner)
     pre = str(ws.runs["pretrain"])
@@ -394,7 +429,7 @@ def cli_cases(ws) -> list:
         add(f"{task} --init a file", task, base + ["--init", str(f.a_file), "--run-dir", new], 2,
             "is a file; give the pretraining run folder")
         add(f"{task} --init a task run folder (no encoder.npz)", task, base + ["--init", RUN, "--run-dir", new], 2,
-            "no encoder.npz; a pretraining run folder", run="qqp")
+            r"no pretrained weights \(encoder.npz or encoder.safetensors\); a pretraining run folder", run="qqp")
         add(f"{task} --init, vocab.txt of another vocabulary", task, base + ["--init", RUN, "--run-dir", new], 2,
             r"vocab.txt: [0-9]+ tokens, but .*encoder.npz was pretrained with a vocabulary of [0-9]+: the pretraining "
             "run folder is inconsistent", run="pretrain", prepare=_other_vocabulary)
@@ -403,6 +438,24 @@ def cli_cases(ws) -> list:
         add(f"{task} --init, encoder.npz of another model", task, base + ["--init", RUN, "--run-dir", new], 2,
             "encoder.npz: no model config in its metadata", run="pretrain",
             prepare=lambda r: _foreign_checkpoint(r, "encoder.npz"))
+        add(f"{task} --init an export, encoder.safetensors truncated", task, base + ["--init", RUN, "--run-dir", new],
+            2, "encoder.safetensors: header length", run="pretrain-export", prepare=_corrupt("encoder.safetensors"))
+        add(f"{task} --init an export, encoder.safetensors of another shape", task,
+            base + ["--init", RUN, "--run-dir", new], 2,
+            "encoder.safetensors: checkpoint does not fit the model: shape mismatch pos.weight", run="pretrain-export",
+            prepare=_edit_safetensors(lambda w, m: w.update({"pos.weight": w["pos.weight"][:4]})))
+        add(f"{task} --init an export without its config metadata", task, base + ["--init", RUN, "--run-dir", new], 2,
+            "encoder.safetensors: no model config in its metadata", run="pretrain-export",
+            prepare=_edit_safetensors(lambda w, m: m.pop("pmt.config")))
+        add(f"{task} --init an export with NaN weights", task, base + ["--init", RUN, "--run-dir", new], 2,
+            "encoder.safetensors: .* NaN/inf value", run="pretrain-export",
+            prepare=_edit_safetensors(lambda w, m: w["tok_emb.weight"].__setitem__((0, 0), np.nan)))
+        add(f"{task} --init an export, vocab.txt of another vocabulary", task, base + ["--init", RUN, "--run-dir", new],
+            2, r"vocab.txt: [0-9]+ tokens, but .*encoder.safetensors was pretrained with a vocabulary of [0-9]+: the "
+            "exported folder is inconsistent", run="pretrain-export", prepare=_other_vocabulary)
+        add(f"{task} --init a folder holding encoder.npz and encoder.safetensors", task,
+            base + ["--init", RUN, "--run-dir", new], 2, "holds both encoder.npz and encoder.safetensors, so the "
+            "weights to use are ambiguous", run="pretrain-export", prepare=_copy_from(ws.runs["pretrain"], "encoder.npz"))
         add(f"{task} --init-lr without --init", task, base + ["--init-lr", "1e-4", "--run-dir", new], 2,
             "--init-lr needs --init RUN")
         add(f"{task} --init-weights without --init", task, base + ["--init-weights", "random", "--run-dir", new], 2,
@@ -560,7 +613,7 @@ def proc_cases(ws) -> list:
         ("pmt-word2vec", ["--lr", "inf"], 2, r"pmt-word2vec: error: argument --lr"),
         ("pmt-mnist", ["--epochs", "0"], 2, r"pmt-mnist: error: argument --epochs"),
         ("pmt-toy", ["--steps", "0"], 2, r"pmt-toy: error: argument --steps"),
-        ("pmt-pretrain", ["fill", "[MASK]", "--run-dir", str(t / "none")], 2, "is not a pretrain run folder"),
+        ("pmt-pretrain", ["fill", "[MASK]", "--run-dir", str(t / "none")], 2, "--run-dir .*: no such folder"),
     ]:
         exe = bin_dir / script
         cases.append(Case(f"console script {script} {' '.join(argv[:2])}", status=status, pattern=pattern,

@@ -190,6 +190,14 @@ class Workspace:
             if status != 0:
                 raise RuntimeError(f"could not train the {name} fixture (exit {status}):\n{sink.getvalue()}")
             self.runs[name] = base / name
+        # the pretraining fixture exported (pmt-pretrain export): the folder a repository ships
+        sink = io.StringIO()
+        with redirect_stdout(sink), redirect_stderr(sink):
+            status = clis["pretrain"](["export", "--run-dir", str(self.runs["pretrain"]),
+                                       "--out", str(base / "pretrain-export")])
+        if status != 0:
+            raise RuntimeError(f"could not export the pretrain fixture (exit {status}):\n{sink.getvalue()}")
+        self.runs["pretrain-export"] = base / "pretrain-export"
         # tasks fine-tuned from the pretraining fixture (pmt-qqp / pmt-ner train --init)
         for name, argv in (("qqp-init", ["train", "--data", str(self.qqp), *QQP_INIT_SMALL]),
                            ("ner-init", argvs["ner"])):

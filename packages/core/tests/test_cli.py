@@ -107,6 +107,19 @@ def test_settings_for_resume_keeps_the_saved_run_and_refuses_conflicts():
         cli.settings_for_resume(p.parse_args(["--batch-size", "8"]), saved, p)
 
 
+def test_settings_argv_spells_out_every_recorded_setting_and_parses_back_to_it():
+    p = parser()
+    p.add_argument("--swap", action="store_true")
+    p.add_argument("--sizes", type=int, nargs="+")
+    for argv in ([], ["--lr", "1e-05", "--max-train", "30", "--swap", "--sizes", "3", "4"]):
+        settings = cli.run_settings(p.parse_args(argv))
+        again = cli.settings_argv(p, settings)
+        assert cli.run_settings(p.parse_args(again)) == settings
+        assert "--out" not in again and "--alpha" not in again            # hidden old spellings stay hidden
+    assert again[:4] == ["--epochs", "3", "--batch-size", "16"] and "--swap" in again
+    assert "--swap" not in cli.settings_argv(p, {"swap": False}) and cli.settings_argv(p, {"max_train": None}) == []
+
+
 def test_check_output_file(tmp_path):
     assert cli.check_output_file(tmp_path / "new" / "v.bin", "--out") == tmp_path / "new" / "v.bin"
     with pytest.raises(IsADirectoryError, match="is a folder"):

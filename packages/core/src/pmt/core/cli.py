@@ -67,7 +67,7 @@ __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_run_fold
            "add_progress_flag", "add_reference_flag", "add_split_flags",
            "deprecate", "positive_int", "nonneg_int", "positive_float", "nonneg_float", "dropout_rate",
            "open_fraction", "raise_if_interrupted", "settings_for_resume", "parse_args", "run_settings",
-           "check_output_file",
+           "settings_argv", "check_output_file",
            "EXIT_OK", "EXIT_DIVERGED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -289,6 +289,37 @@ def run_settings(args) -> dict:
     """The settings a run records in config.json (`"train"`): `args` minus how this invocation ran
     (run folder, --resume/--overwrite, progress, sub-command plumbing)."""
     return {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and not k.startswith("_")}
+
+
+def settings_argv(parser, settings: dict) -> list[str]:
+    """The flags that give `settings` back through `parser`: the inverse of `run_settings`.
+
+    Every setting the parser has a flag for is spelled out, defaults included (a later release
+    may change a default, never what the recorded command means), in the parser's order.  A
+    setting of None is a flag that was not given and is left out; a switch (`--swap`) appears
+    when its setting is the value the switch stores.
+
+    Example:
+        >>> p = ArgumentParser(prog="pmt-thing")
+        >>> add_training_flags(p, run_dir="runs/thing", epochs=10, batch_size=32, lr=1e-3)
+        >>> argv = settings_argv(p, {"epochs": 3, "batch_size": 32, "lr": 5e-4, "seed": 0, "max_train": None})
+        >>> argv
+        ['--epochs', '3', '--batch-size', '32', '--lr', '0.0005', '--seed', '0']
+        >>> run_settings(p.parse_args(argv))["lr"]
+        0.0005
+    """
+    argv = []
+    for action in parser._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS or action.dest not in settings:
+            continue
+        value = settings[action.dest]
+        flag = next((o for o in action.option_strings if o.startswith("--")), action.option_strings[0])
+        if action.nargs == 0:                               # store_true / store_false / store_const
+            if value == action.const:
+                argv.append(flag)
+        elif value is not None:
+            argv += [flag, *map(str, value)] if isinstance(value, (list, tuple)) else [flag, str(value)]
+    return argv
 
 
 def _comparable(v):

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_open", "file_mode", "existing_ancestor", "read_npz", "NpzError"]
+__all__ = ["atomic_write", "atomic_open", "file_mode", "existing_ancestor", "check_writable_place", "read_npz",
+           "NpzError"]
 
 # Deflate cannot shrink data by more than ~1032:1, so a compressed member (or gzip file)
 # announcing more is a lie.
@@ -71,6 +72,25 @@ def existing_ancestor(path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
+
+
+def check_writable_place(path, name: str | None = None) -> Path:
+    """Refuse, before any work, a folder `path` that could not be created or written in.
+
+    Its nearest existing ancestor must be a folder this process may write into; returns that
+    ancestor.  `name` starts the messages (default: the path), e.g. "--out models/x".
+
+    Example:
+        >>> check_writable_place("runs/new/folder") == Path(".")
+        True
+    """
+    place = existing_ancestor(path)
+    where = name or str(path)
+    if not place.is_dir():
+        raise NotADirectoryError(f"{where}: {place} is a file, not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise PermissionError(f"{where}: cannot write in {place} (permission denied)")
+    return place
 
 
 @contextmanager

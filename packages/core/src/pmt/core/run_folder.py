@@ -34,12 +34,11 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from . import distributed
 from .checkpoint import CheckpointError
-from .files import atomic_write, existing_ancestor
+from .files import atomic_write, check_writable_place
 from .trainer import newest_checkpoint
 
 __all__ = ["RunFolder"]
@@ -95,11 +94,7 @@ class RunFolder:
             if any((self.path / name).is_dir() for name in existing):
                 raise FileExistsError(f"{self.path} holds sub-folders; --overwrite only replaces the files of a run "
                                       f"folder: remove them yourself or choose another --run-dir")
-        place = existing_ancestor(self.path)
-        if not place.is_dir():
-            raise NotADirectoryError(f"{self.path}: {place} is a file, not a folder")
-        if not os.access(place, os.W_OK | os.X_OK):
-            raise PermissionError(f"{self.path}: cannot write in {place} (permission denied)")
+        check_writable_place(self.path)
         self.overwrite = bool(overwrite and existing)
         # Under MPI every rank checks the folder; rank 0 must not write into it (start) before the
         # slowest rank has looked, or that rank would find rank 0's new files and refuse the run.

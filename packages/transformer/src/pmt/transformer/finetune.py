@@ -1,6 +1,7 @@
 """Fine-tuning a task model from a pretraining run: the flags `pmt-qqp` and `pmt-ner` share.
 
     --init RUN               start from the pretraining run folder RUN (`pmt-pretrain train --run-dir RUN`)
+                             or an exported one (`pmt-pretrain export --out DIR`, e.g. under models/)
     --init-weights random    the same architecture and tokenizer, randomly initialised: the control
     --init-lr X              peak learning rate of the parameters that --init supplies (default: --lr)
 
@@ -13,7 +14,8 @@ What a start from a pretrained encoder changes:
   a gentler `--init-lr`: two parameter groups of one optimizer (`pmt.core` optimizers take
   PyTorch-style groups), both following the same warm-up and decay in proportion;
 * the run folder records where the weights came from (`"init"` in config.json: the folder, the
-  encoder.npz sha256 and pretraining step, pretrained or random), and copies the tokenizer, so
+  weights file (encoder.npz or encoder.safetensors) with its sha256 and pretraining step,
+  pretrained or random), and copies the tokenizer, so
   `eval`, `predict`/`tag` and `--resume` rebuild the same model without the pretraining run.
 
 `--init-weights random` builds exactly the same model (same tokenizer, shape, parameter groups
@@ -21,6 +23,8 @@ and recipe) and skips only the copy of the pretrained weights: what the table's 
 measure is what the pretrained weights are worth, nothing else.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 from pmt.core.cli import positive_float
 
@@ -34,7 +38,8 @@ INIT_WEIGHTS = ("pretrained", "random")
 def add_init_flags(parser, what: str):
     """Add --init, --init-weights and --init-lr to a `train` sub-parser; `what` names the body in help."""
     parser.add_argument("--init", metavar="RUN", help=f"start {what} from this pretraining run folder "
-                        "(pmt-pretrain train --run-dir RUN): its vocab.txt, encoder shape and weights")
+                        "(pmt-pretrain train --run-dir RUN) or exported folder (pmt-pretrain export --out DIR): "
+                        "its vocab.txt, encoder shape and weights")
     parser.add_argument("--init-weights", choices=INIT_WEIGHTS, default=None,
                         help="with --init: 'random' builds the same model and tokenizer without copying the "
                         "pretrained weights (the control run) [default: pretrained]")
@@ -87,4 +92,5 @@ def describe_init(record: dict | None) -> str | None:
     kind = ("pretrained weights" if record.get("weights") == "pretrained"
             else "random weights in the pretrained shape and tokenizer (the control)")
     sha = str(record.get("sha256", ""))[:12]
-    return f"init: {kind} of {record.get('run')} (encoder.npz step {record.get('step')}, sha256 {sha}...)"
+    name = Path(str(record.get("file", "encoder.npz"))).name
+    return f"init: {kind} of {record.get('run')} ({name} step {record.get('step')}, sha256 {sha}...)"

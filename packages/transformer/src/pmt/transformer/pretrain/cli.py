@@ -1,18 +1,25 @@
-"""`python -m pmt.transformer.pretrain prepare|train|fill` (console script `pmt-pretrain`).
+"""`python -m pmt.transformer.pretrain prepare|train|fill|export` (console script `pmt-pretrain`).
 
     pmt-pretrain prepare --corpus runs/pretrain-corpus      # tokenizer + tokenised corpus, once
     pmt-pretrain train --run-dir runs/pretrain [--steps N ...]   # prepares the corpus first if missing
     pmt-pretrain train --run-dir runs/pretrain --resume     # continue exactly where it stopped
     pmt-pretrain fill "The [MASK] sat on the mat." --run-dir runs/pretrain
+    pmt-pretrain export --run-dir runs/pretrain --out models/NAME   # the folder a repository ships
 
 A corpus folder (`--corpus`, shared by every run that pretrains on it) holds vocab.txt and the
 tokenised text (`corpus.py`).  A run folder (`--run-dir`) holds config.json (model, training
 settings, the corpus path), vocab.txt (the cased WordPiece tokenizer every fine-tuned model must
 use), last.npz (every round, and every `--checkpoint-every` steps), interrupted.npz (Ctrl-C),
 encoder.npz (the weights for fine-tuning, every round), metrics.csv and mlm_accuracy.png.
+`export` writes what fine-tuning needs and nothing else into a folder of its own (`export.py`):
+vocab.txt, encoder.safetensors (the weights, float32, with config, step and held-out scores as
+metadata), a model card README.md (shape, training, corpus, the `train` command the run records,
+sha256 of each file) and the curve; `pmt-qqp/pmt-ner train --init DIR` and `fill --run-dir DIR`
+read it as they read the run folder.
 The CLI contract of `pmt.core.cli` holds: `train` refuses a folder holding a run unless `--resume`
-or `--overwrite`, writes nothing into it before every check has passed; exit status 0, 1
-(diverged), 2 (bad input, one line) or 130 (Ctrl-C, checkpoint written).
+or `--overwrite`, writes nothing into it before every check has passed; `export` refuses a
+non-empty --out unless `--overwrite` (of an exported folder) and never leaves a half-written one;
+exit status 0, 1 (diverged), 2 (bad input, one line) or 130 (Ctrl-C, checkpoint written).
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ from .batches import PretrainBatches, heldout_batches
 from .corpus import Corpus, build_corpus, default_sources
 from .log import RoundLog
 from .model import MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity
-from .transfer import VOCAB_FILE, load_masked_lm
+from .transfer import VOCAB_FILE, open_pretrained
 
 PROG = "pmt-pretrain"
 # What a --resume may change; everything else must stay as the run was started.
@@ -181,14 +188,29 @@ def fill_masks(model: MaskedLM, tok: Tokenizer, text: str, top: int = 5) -> list
 
 
 def cmd_fill(a, parser):
-    folder = RunFolder(a.run_dir, "pretrain", PROG)
-    folder.config(required=("model",))
-    model, _ = load_masked_lm(folder.path)
-    tok = Tokenizer.load(folder.path / VOCAB_FILE)
-    options = fill_masks(model, tok, a.text, a.top)
+    run = open_pretrained(a.run_dir, flag="--run-dir")        # a run folder or an exported one
+    model, _ = run.load_masked_lm()
+    options = fill_masks(model, run.tokenizer, a.text, a.top)
     for i, row in enumerate(options):
         print(f"[MASK] {i + 1}: " + "  ".join(f"{t} {p:.3f}" for t, p in row))
     return options
+
+
+def cmd_export(a, parser):
+    from .export import export_pretrained
+    return export_pretrained(a.run_dir, a.out, a.overwrite)
+
+
+def train_command(settings: dict, run_dir) -> list[str]:
+    """The `pmt-pretrain train` command (argv, program first) that starts a run with `settings`.
+
+    Args:
+        settings: config.json's "train" (`cli.run_settings` of the run); every one is spelled
+            out, defaults included (`pmt.core.cli.settings_argv`).
+        run_dir: the --run-dir to name.
+    """
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    return [PROG, "train", "--run-dir", str(run_dir), *cli.settings_argv(train, settings)]
 
 
 def _corpus_flags(p):
@@ -235,9 +257,17 @@ def build_parser():
 
     f = sub.add_parser("fill", help="the most likely tokens for each [MASK] of a text")
     f.add_argument("text")
-    cli.add_run_dir(f, "runs/pretrain")
+    cli.add_run_dir(f, "runs/pretrain", help="pretraining run folder, or a folder written by `export`")
     f.add_argument("--top", type=positive_int, default=5)
     f.set_defaults(func=cmd_fill, parser=f)
+
+    x = sub.add_parser("export", help="write the run's weights, tokenizer and model card into a folder of their "
+                       "own (what a repository ships; fine-tuning reads it with --init DIR)")
+    cli.add_run_dir(x, "runs/pretrain", help="pretraining run folder (with encoder.npz)")
+    x.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write: vocab.txt, encoder.safetensors, README.md, mlm_accuracy.png")
+    x.add_argument("--overwrite", action="store_true", help="replace the exported model already in --out")
+    x.set_defaults(func=cmd_export, parser=x)
     return p
 
 

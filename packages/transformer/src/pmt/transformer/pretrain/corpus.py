@@ -43,7 +43,7 @@ from pmt.core.progress import Progress
 from ..tokenizer import Tokenizer
 
 __all__ = ["TextSource", "gutenberg_source", "qqp_source", "conll_source", "default_sources",
-           "LineEncoder", "Corpus", "build_corpus", "CORPUS_FILES"]
+           "LineEncoder", "Corpus", "build_corpus", "CORPUS_FILES", "SOURCE_TEXT"]
 
 CORPUS_FILES = ("train.npy", "train_lines.npy", "heldout.npy", "heldout_lines.npy", "corpus.json")
 _BLOCK_LINES = 20_000      # lines tokenised per block (a few MB of text)
@@ -127,6 +127,15 @@ def conll_source(path=None, max_lines: int | None = None) -> TextSource:
     sentences = read_conll(path) if path is not None else load_conll2003("train")
     text = [" ".join(s.tokens) for s in sentences][:max_lines]
     return TextSource("conll", lambda: iter(text), len(text))
+
+
+# What each default source holds, in one line (the model card of an exported folder quotes it).
+SOURCE_TEXT = {
+    "gutenberg": "the non-blank lines (paragraphs) of the 312 books of gutenberg-cased",
+    "qqp": "the distinct questions of the QQP training split (`pmt-qqp`'s: 10 % validation, split seed 0) "
+           "that occur in no validation pair",
+    "conll": "the sentences of CoNLL-2003 eng.train, tokens joined by spaces",
+}
 
 
 def default_sources(max_lines: int | None = None) -> list[TextSource]:
