@@ -126,21 +126,21 @@ def test_word_vectors_initialise_known_rows_and_check_dimension(tmp_path):
 def test_shipped_vectors_cover_the_default_vocabulary():
     """The vectors `train` starts from: readable, finite, 100-d, one for most eng.train words."""
     from pmt.transformer.conll import load_conll2003
-    from pmt.transformer.ner.cli import SHIPPED_VECTORS, _load_vectors
+    from pmt.transformer.ner.cli import _load_vectors, shipped_vectors
     require_dataset("conll2003")
     words = Vocab.build((normalise_word(w) for s in load_conll2003("train") for w in s.tokens), min_count=2)
     table = np.zeros((len(words), 100), np.float32)
-    assert _load_vectors(SHIPPED_VECTORS, words, table) == 6332     # 64 % of 9,892 words
+    assert _load_vectors(shipped_vectors(), words, table) == 6332     # 64 % of 9,892 words
     assert np.abs(table[2:]).sum(1).astype(bool).sum() == 6332
 
 
 def test_train_starts_from_the_shipped_vectors_unless_told(tiny, tmp_path, capsys):
-    from pmt.transformer.ner.cli import SHIPPED_VECTORS
+    from pmt.transformer.ner.cli import shipped_vectors
     i = SMALL.index("--word-dim")
     default_dim = SMALL[:i] + SMALL[i + 2:]         # --word-dim 100: the shipped vectors fit
     assert main(["train", "--train", str(tiny), "--valid", str(tiny), "--run-dir", str(tmp_path / "a"),
                  *default_dim]) == 0
-    assert f"words initialised from {SHIPPED_VECTORS}" in capsys.readouterr().out
+    assert f"words initialised from {shipped_vectors()}" in capsys.readouterr().out
     assert main(["train", "--train", str(tiny), "--valid", str(tiny), "--run-dir", str(tmp_path / "b"),
                  *default_dim, "--no-vectors"]) == 0
     assert "word vectors" not in capsys.readouterr().out

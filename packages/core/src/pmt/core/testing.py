@@ -8,9 +8,9 @@ from .datasets import DatasetError, fetch, get_data_dir
 
 
 def _monorepo_data_dir() -> Path | None:
-    """The data mirror beside this monorepo checkout (`<repo>/../shared/data`), if there is one.
+    """The project's read-only data mirror next to this monorepo checkout, if there is one.
 
-    The Makefile exports `PMT_DATA_DIR=../shared/data`; this fallback gives a bare
+    `make test-all` points `PMT_DATA_DIR` at the same mirror; this fallback gives a bare
     `pytest` run inside a package folder the same default.
     """
     for parent in Path(__file__).resolve().parents:

@@ -47,7 +47,16 @@ RESUMABLE = {"epochs", "checkpoint_every"}
 # The word vectors `train` starts from unless told otherwise (issue 16, rung 1: +1.1 F1 on eng.testa
 # over random ones): pmt-word2vec skip-gram, 100-d, 5 epochs on gutenberg8, kept for the 6,332 words of
 # the default vocabulary that have one (tools/ner_vectors.py; the NER README has the commands).
-SHIPPED_VECTORS = Path(__file__).with_name("gutenberg8-sg100.txt.gz")
+# Shipped weights live in the repository's models/, so a checkout (or an editable install) has them.
+SHIPPED_VECTORS = "models/gutenberg8-sg100-ner.txt.gz"
+
+
+def shipped_vectors() -> Path | None:
+    """The shipped vectors file of the checkout this module lives in (None outside a checkout)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / SHIPPED_VECTORS).is_file():
+            return parent / SHIPPED_VECTORS
+    return None
 
 
 def entity_f1_metric(tag_vocab: TagVocab):
@@ -104,10 +113,14 @@ def _default_vectors(a) -> None:
     if a.no_vectors or a.resume:
         a.vectors = None
     elif a.vectors is None:
-        if a.word_dim == 100:
-            a.vectors = str(SHIPPED_VECTORS)
-        else:
+        shipped = shipped_vectors()
+        if a.word_dim != 100:
             print(f"word vectors: none (the shipped ones are 100-d, --word-dim is {a.word_dim})")
+        elif shipped is None:
+            print(f"word vectors: none ({SHIPPED_VECTORS} of the repository is not beside this installation; "
+                  f"--vectors FILE gives some)")
+        else:
+            a.vectors = str(shipped)
 
 
 def _strings(cfg, key, where) -> list:
