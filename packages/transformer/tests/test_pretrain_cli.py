@@ -58,7 +58,7 @@ def test_a_run_resumed_after_ctrl_c_mid_round_is_identical_to_one_never_stopped(
     assert (tmp_path / "b" / "mlm_accuracy.png").stat().st_size > 1000
 
 
-def test_run_folder_contract(corpus_folder, tmp_path, capsys):
+def test_run_folder_contract(corpus_folder, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     _train(out, corpus_folder, "--steps", "3")
     assert (out / "vocab.txt").read_text() == (corpus_folder / "vocab.txt").read_text()
@@ -69,6 +69,9 @@ def test_run_folder_contract(corpus_folder, tmp_path, capsys):
     assert len(extended["loss"]) == 2                                         # --steps may change on resume
     with pytest.raises(ValueError, match="--lr"):
         cli.run(["train", "--run-dir", str(out), "--resume", "--lr", "0.1", "--no-progress"])
+    monkeypatch.chdir(corpus_folder.parent)         # the same corpus named by a relative path is no change
+    cli.run(["train", "--run-dir", str(out), "--resume", "--corpus", corpus_folder.name, "--steps", "9",
+             "--no-progress"])
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         cli.run(["train", "--run-dir", str(tmp_path / "empty"), "--resume"])
     with pytest.raises(ValueError, match="not --vocab-size 99"):

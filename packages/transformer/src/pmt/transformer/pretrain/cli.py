@@ -115,6 +115,7 @@ def cmd_train(a, parser):
     """Pretrain a MaskedLM in --run-dir; returns the Trainer's history."""
     folder = RunFolder(a.run_dir, "pretrain", PROG)
     folder.prepare(a.resume, a.overwrite)
+    a.corpus = folder.record_path(a.corpus)     # recorded absolute: `--resume` works from anywhere
     saved = None
     if a.resume:
         saved = folder.config(required=("model", "train", "corpus"))
