@@ -75,3 +75,35 @@ def test_symmetric_prediction_is_the_mean_of_both_orders_and_order_free():
     loss, out = model.eval_step((ids, segs, ids_sw, segs_sw, labels), cross_entropy)
     np.testing.assert_allclose(out, logp)
     assert loss == pytest.approx(-np.log(want[np.arange(6), labels]).mean(), rel=1e-5)
+
+
+def test_by_length_evaluation_order_covers_every_row_once_shortest_first_and_says_which_row_is_which():
+    ids, segs, ids_sw, segs_sw, lengths, labels = _pairs(n=23)
+    b = PairBatches(ids, segs, lengths, np.arange(23), batch_size=5, shuffle=False,
+                    swapped=(ids_sw, segs_sw), swap="both", by_length=True)
+    batches = list(b)
+    rows = np.concatenate([batch[-1] for batch in batches])        # labels = row numbers here
+    np.testing.assert_array_equal(rows, b.row_order)
+    assert sorted(rows) == list(range(23))
+    widths = [batch[0].shape[1] for batch in batches]
+    assert widths == sorted(widths) and widths == [int(lengths[batch[-1]].max()) for batch in batches]
+    for batch in batches:
+        np.testing.assert_array_equal(batch[0], ids[batch[-1], :batch[0].shape[1]])
+        np.testing.assert_array_equal(batch[2], ids_sw[batch[-1], :batch[0].shape[1]])
+    with pytest.raises(ValueError, match="by_length"):
+        PairBatches(ids, segs, lengths, labels, shuffle=True, by_length=True)
+
+
+def test_predictions_come_back_in_the_rows_order_whatever_the_batching():
+    from pmt.transformer.qqp.cli import predict_proba
+    from pmt.transformer.tokenizer import Tokenizer
+    q1 = ["how do i learn python", "why", "what is the capital of france and why is it paris", "where is it"]
+    q2 = ["how can i learn python quickly", "why not", "where is paris", "is it here or is it there now"]
+    tok = Tokenizer.train(q1 + q2, vocab_size=60)
+    model = PairClassifier(PairClassifierConfig(vocab_size=tok.vocab_size, d_model=16, n_heads=2, d_ff=32,
+                                                n_layers=1, max_len=32, dropout=0.0))
+    model.eval()
+    for symmetric in (True, False):
+        one_by_one = [predict_proba(model, tok, [a], [b], 32, symmetric=symmetric)[0] for a, b in zip(q1, q2)]
+        np.testing.assert_allclose(predict_proba(model, tok, q1, q2, 32, batch_size=3, symmetric=symmetric),
+                                   one_by_one, rtol=1e-5, atol=1e-6)

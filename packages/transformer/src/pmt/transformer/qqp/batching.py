@@ -25,8 +25,12 @@ class PairBatches:
         ids, segments: int (N, max_len) arrays from `Tokenizer.encode_batch` (padded to max_len).
         lengths: (N,) true lengths.  labels: (N,) int 0/1.
         batch_size: pairs per batch.
-        shuffle: bucket by length with a fresh shuffle every epoch (training); else keep the
-            file order (evaluation, so outputs line up with the rows).
+        shuffle: bucket by length with a fresh shuffle every epoch (training); else a fixed
+            order (evaluation): the file's, or with `by_length` shortest pair first.
+        by_length (without shuffle): batches cut from the pairs sorted by length, so a batch is
+            barely wider than its members (file order pads QQP's validation split to 2.9x its
+            tokens: one long question per 256 sets the width).  The outputs then come in
+            `row_order`: output k belongs to row `row_order[k]`.
         seed: seeds the shuffle and the random swaps (epoch e uses default_rng((seed, e))).
         swapped: optional `(ids, segments)` of the same pairs encoded in the other order
             (q2 first), required by the swap modes.
@@ -39,7 +43,7 @@ class PairBatches:
     """
 
     def __init__(self, ids, segments, lengths, labels, batch_size=32, shuffle=True, seed=None,
-                 swapped=None, swap=None):
+                 swapped=None, swap=None, by_length=False):
         if swap not in _SWAP_MODES:
             raise ValueError(f"PairBatches: swap must be one of {_SWAP_MODES}, got {swap!r}")
         if swap is not None and swapped is None:
@@ -51,7 +55,13 @@ class PairBatches:
         self.swapped, self.swap, self.seed = swapped, swap, seed
         self.lengths = np.asarray(lengths)
         self.batch_size, self.shuffle = batch_size, shuffle
+        if by_length and shuffle:
+            raise ValueError("PairBatches: by_length is the fixed evaluation order; training (shuffle=True) "
+                             "already buckets by length")
         self.index = bucket_batches(self.lengths, batch_size, shuffle=True, seed=seed) if shuffle else None
+        # Which row each output belongs to, in a fixed order (None when shuffled: a new order each epoch).
+        self.row_order = None if shuffle else (np.argsort(self.lengths, kind="stable") if by_length
+                                               else np.arange(len(self.lengths)))
         self.epoch = 0
 
     def set_epoch(self, epoch):
@@ -64,8 +74,7 @@ class PairBatches:
 
     def __iter__(self):
         order = self.index if self.index is not None else (
-            np.arange(i, min(i + self.batch_size, len(self.lengths)))
-            for i in range(0, len(self.lengths), self.batch_size))
+            self.row_order[i:i + self.batch_size] for i in range(0, len(self.lengths), self.batch_size))
         epoch, self.epoch = self.epoch, self.epoch + 1      # like the shuffle: each pass is a new epoch
         if self.swap == "random":
             # A stream of its own (not the shuffle's), so turning swaps on leaves the batch order as it was.

@@ -54,7 +54,7 @@ def _encode(tok, data, max_len):
     return enc.input_ids, enc.segment_ids, enc.lengths
 
 
-def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None):
+def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None, by_length=False):
     """PairBatches of `data`; with `swap` ("random" or "both") the q2-first encoding too."""
     ids, segs, lengths = _encode(tok, data, max_len)
     swapped = None
@@ -64,7 +64,8 @@ def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None):
         ids_sw, segs_sw, _ = _encode(tok, flipped, max_len)
         swapped = (ids_sw, segs_sw)
     labels = data.labels if data.labels is not None else np.zeros(len(data), np.int64)
-    return PairBatches(ids, segs, lengths, labels, batch_size, shuffle, seed_, swapped=swapped, swap=swap)
+    return PairBatches(ids, segs, lengths, labels, batch_size, shuffle, seed_, swapped=swapped, swap=swap,
+                       by_length=by_length)
 
 
 def load_run(run_dir):
@@ -94,13 +95,18 @@ def predict_proba(model, tok, q1, q2, max_len, batch_size=256, symmetric=True):
     from .data import QQPData
     data = QQPData(list(q1), list(q2), None, [str(i) for i in range(len(q1))])
     out = []
+    batches = _batches(tok, data, max_len, batch_size, shuffle=False, swap="both" if symmetric else None,
+                       by_length=True)
     with no_grad():
-        for batch in _batches(tok, data, max_len, batch_size, shuffle=False, swap="both" if symmetric else None):
+        for batch in batches:
             if symmetric:
                 out.append(np.exp(model.symmetric_log_proba(*batch[:4])[:, 1]))
             else:
                 out.append(softmax(model(*batch[:2]), axis=-1).data[:, 1])
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    proba = np.zeros(len(data), np.float32)
+    if out:
+        proba[batches.row_order] = np.concatenate(out)     # back to the rows' order
+    return proba
 
 
 # What a pretraining run decides for the cross-encoder it initialises (--init).
@@ -150,7 +156,9 @@ def cmd_train(a, parser):
     print(f"tokenizer: {tok.vocab_size:,} tokens ({time.perf_counter() - t0:.1f} s)")
     train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed,
                        swap="random" if a.swap else None)
-    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None)
+    # Validation scores all pairs at once, so their order is free: shortest first pads least.
+    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None,
+                       by_length=True)
     if saved is not None:
         mcfg = folder.build(PairClassifierConfig, saved["model"], "model")
     elif init is not None:
