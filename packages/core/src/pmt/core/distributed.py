@@ -69,6 +69,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from contextlib import contextmanager
 
@@ -191,7 +192,7 @@ def job():
         if _comm is not None and e.code not in (None, 0, 130):
             if not isinstance(e.code, int):  # SystemExit("message"): Python would print it, exit 1
                 print(e.code, file=sys.stderr, flush=True)
-            _comm.Abort(e.code if isinstance(e.code, int) else 1)
+            _abort_after_output(_comm, e.code if isinstance(e.code, int) else 1)
         raise
     except BaseException as e:
         if _comm is not None:
@@ -217,6 +218,19 @@ def abort(exc: BaseException | str, code: int | None = None):
     sys.stderr.flush()
     if comm is None:
         raise SystemExit(code)
+    _abort_after_output(comm, code)
+
+
+def _abort_after_output(comm, code: int):
+    """`MPI_Abort`, once the launcher has had time to forward what this rank just printed.
+
+    The launcher forwards each rank's stderr through a pipe, and tears the job down as soon as it
+    hears of the abort: lines flushed a moment before could be lost with it (seen once, on a
+    loaded machine: the job failed with an empty stderr).  A short pause costs nothing on a job
+    that is ending anyway.
+    """
+    sys.stdout.flush()
+    time.sleep(0.3)
     comm.Abort(code)
 
 
