@@ -2,8 +2,8 @@
 
 The tagger looks a vector up only for words of its own vocabulary (eng.train's words seen at least
 `--min-count` times, lower-cased, digits folded to 0); every other row of a vectors file is never
-read. Keeping just those rows turns 49 MB of text into 6.2 MB (2.4 MB gzipped) that models/ can hold, and
-gives the same tagger bit for bit (the kept lines are copied unchanged).
+read. Keeping just those rows turns 49 MB of text into 6.2 MB (2.4 MB gzipped) that models/ can hold;
+the kept lines are copied unchanged, so every row the tagger reads has the same numbers.
 
     python -m pmt.word2vec.train --corpus gutenberg8 --arch skipgram --dim 100 --epochs 5 \\
         --workers 2 --run-dir runs/w2v --export runs/w2v/g8-sg100.txt

@@ -167,6 +167,19 @@ def get_data_dir() -> Path | None:
     return Path(d).expanduser() if d else None
 
 
+def checkout_root() -> Path | None:
+    """The PMT repository checkout this code runs from (an editable install), else None.
+
+    Recognised by its `packages/` and `docs/` folders. What a checkout holds beside the packages,
+    and a `pip install` of one package does not: the shipped weights of `models/`, and the
+    monorepo's data mirror next to it.
+    """
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "packages").is_dir() and (parent / "docs").is_dir():
+            return parent
+    return None
+
+
 def get_cache_dir() -> Path:
     """`$PMT_CACHE`, default `~/.cache/pmt` (where downloads go)."""
     d = os.environ.get("PMT_CACHE")

@@ -230,6 +230,7 @@ def _abort_after_output(comm, code: int):
     that is ending anyway.
     """
     sys.stdout.flush()
+    sys.stderr.flush()
     time.sleep(0.3)
     comm.Abort(code)
 
@@ -533,7 +534,7 @@ class DataParallel:
         self._signals += 1
         if self._signals > 1:
             sys.stderr.write(f"pmt: rank {self.rank}: second Ctrl-C, aborting without a checkpoint\n")
-            self.comm.Abort(130)
+            _abort_after_output(self.comm, 130)
         if self.rank == 0:
             sys.stderr.write("\nCtrl-C: every rank stops after this step (Ctrl-C again to abort)\n")
 

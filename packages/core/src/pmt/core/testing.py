@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .datasets import DatasetError, fetch, get_data_dir
+from .datasets import DatasetError, checkout_root, fetch, get_data_dir
 
 
 def _monorepo_data_dir() -> Path | None:
@@ -13,11 +13,9 @@ def _monorepo_data_dir() -> Path | None:
     `make test-all` points `PMT_DATA_DIR` at the same mirror; this fallback gives a bare
     `pytest` run inside a package folder the same default.
     """
-    for parent in Path(__file__).resolve().parents:
-        if (parent / "packages").is_dir() and (parent / "docs").is_dir():
-            candidate = parent.parent / "shared" / "data"
-            return candidate if candidate.is_dir() else None
-    return None
+    root = checkout_root()
+    candidate = root.parent / "shared" / "data" if root is not None else None
+    return candidate if candidate is not None and candidate.is_dir() else None
 
 
 def require_dataset(name: str, files=None) -> dict:

@@ -28,6 +28,7 @@ from pmt.core.callbacks import ModelCheckpoint
 from pmt.core.checkpoint import load_checkpoint
 from pmt.core.cli import dropout_rate, nonneg_int, positive_float, positive_int
 from pmt.core.errors import nonfinite_report
+from pmt.core.datasets import checkout_root
 from pmt.core.run_folder import RunFolder
 from pmt.core.schedules import WarmupCosine
 from pmt.graph import no_grad
@@ -52,11 +53,9 @@ SHIPPED_VECTORS = "models/gutenberg8-sg100-ner.txt.gz"
 
 
 def shipped_vectors() -> Path | None:
-    """The shipped vectors file of the checkout this module lives in (None outside a checkout)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / SHIPPED_VECTORS).is_file():
-            return parent / SHIPPED_VECTORS
-    return None
+    """The shipped vectors file of the checkout this module runs from (None outside a checkout)."""
+    root = checkout_root()
+    return root / SHIPPED_VECTORS if root is not None and (root / SHIPPED_VECTORS).is_file() else None
 
 
 def entity_f1_metric(tag_vocab: TagVocab):

@@ -54,8 +54,12 @@ def _encode(tok, data, max_len):
     return enc.input_ids, enc.segment_ids, enc.lengths
 
 
-def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None, by_length=False):
-    """PairBatches of `data`; with `swap` ("random" or "both") the q2-first encoding too."""
+def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None):
+    """PairBatches of `data`; with `swap` ("random" or "both") the q2-first encoding too.
+
+    Unshuffled (validation, predict), the pairs are read shortest first: every such caller scores
+    all of them at once, so their order is free, and sorted batches pad least (`by_length`).
+    """
     ids, segs, lengths = _encode(tok, data, max_len)
     swapped = None
     if swap is not None:
@@ -65,7 +69,7 @@ def _batches(tok, data, max_len, batch_size, shuffle, seed_=None, swap=None, by_
         swapped = (ids_sw, segs_sw)
     labels = data.labels if data.labels is not None else np.zeros(len(data), np.int64)
     return PairBatches(ids, segs, lengths, labels, batch_size, shuffle, seed_, swapped=swapped, swap=swap,
-                       by_length=by_length)
+                       by_length=not shuffle)
 
 
 def load_run(run_dir):
@@ -95,8 +99,7 @@ def predict_proba(model, tok, q1, q2, max_len, batch_size=256, symmetric=True):
     from .data import QQPData
     data = QQPData(list(q1), list(q2), None, [str(i) for i in range(len(q1))])
     out = []
-    batches = _batches(tok, data, max_len, batch_size, shuffle=False, swap="both" if symmetric else None,
-                       by_length=True)
+    batches = _batches(tok, data, max_len, batch_size, shuffle=False, swap="both" if symmetric else None)
     with no_grad():
         for batch in batches:
             if symmetric:
@@ -156,9 +159,7 @@ def cmd_train(a, parser):
     print(f"tokenizer: {tok.vocab_size:,} tokens ({time.perf_counter() - t0:.1f} s)")
     train_b = _batches(tok, train, a.max_len, a.batch_size, shuffle=True, seed_=a.seed,
                        swap="random" if a.swap else None)
-    # Validation scores all pairs at once, so their order is free: shortest first pads least.
-    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None,
-                       by_length=True)
+    valid_b = _batches(tok, valid, a.max_len, 256, shuffle=False, swap="both" if a.symmetric_eval else None)
     if saved is not None:
         mcfg = folder.build(PairClassifierConfig, saved["model"], "model")
     elif init is not None:
