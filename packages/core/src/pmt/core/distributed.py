@@ -38,7 +38,7 @@ The contract (the Trainer follows it; see docs/DESIGN.md):
 Exchanging gradients, per step (`allreduce_gradients`):
 
 1. a small float64 *header* is all-gathered: each rank's weight, the caller's sums (loss,
-   example count, metric sums, a Ctrl-C flag) and, per parameter, the kind of gradient it
+   example count, a Ctrl-C flag) and, per parameter, the kind of gradient it
    holds (none, dense, sparse rows) and how many rows.  Every rank then knows the same plan.
 2. all dense gradients travel in ONE fused buffer, pre-scaled by w_r / W and summed by a single
    `Allreduce`: one message of P floats instead of one per parameter (latency is paid once).
@@ -55,6 +55,8 @@ Exchanging gradients, per step (`allreduce_gradients`):
    with R the rows touched over all ranks (duplicates included) and V the table's rows.  The
    QQP model's 16,000-row table sees 300-1,200 rows per batch of 64 pairs: gathering moves
    14-28x fewer bytes; `make bench-distributed` times both routes.
+4. if the Trainer has metrics, the shares' outputs (a few rows of logits) are all-gathered
+   so the metrics are computed on the whole batch: F1 is not a mean of per-share F1s.
 
 Failures: a rank that raises must not leave the others waiting forever in a collective.
 `init()` installs an excepthook, `job()` a guard for a whole command, and the Trainer a guard
@@ -567,37 +569,39 @@ class DataParallel:
         return float(fn(part)) if fn is not None else float(n)
 
     # ---- training
-    def train_step(self, batch, index: int, local_step, metric_names):
+    def train_step(self, batch, index: int, local_step, gather_outputs: bool):
         """One step on this rank's share, then the exchange; results are global-batch values.
 
         Args:
             batch: the global batch.
             index: its index in the epoch (selects the rank stream).
-            local_step: `local_step(part) -> (mean loss, n, {metric: sum over part})` runs
-                forward and backward (the one-process step, on the share).
-            metric_names: the keys of that dict, in order.
+            local_step: `local_step(part) -> (mean loss, n, outputs)` runs forward and
+                backward (the one-process step, on the share).
+            gather_outputs: also collect every share's outputs (for the training metrics).
 
         Returns:
-            (mean loss of the global batch, its size, {metric: sum over the global batch}).
+            (mean loss of the global batch, its size, the global batch's outputs: the shares'
+            outputs concatenated in rank order, or None when not gathered).
         """
         part = shard(batch, self.rank, self.size)
         n = _batch_len(part)
-        loss, weight, metric_sums = 0.0, 0.0, {}
+        loss, weight, outputs = 0.0, 0.0, None
         if n:
             with self.rank_stream(index):
-                loss, n, metric_sums = local_step(part)
+                loss, n, outputs = local_step(part)
             weight = self._weight(part, n)
         seen = _fingerprint(batch)
-        local = [weight, weight * loss, n, float(self._signals > 0), *seen]
-        local += [metric_sums.get(name, 0.0) for name in metric_names]     # an idle rank sends zeros
-        totals = allreduce_gradients(self.params, weight, local)
+        totals = allreduce_gradients(self.params, weight, [weight, weight * loss, n, float(self._signals > 0), *seen])
         W, WL, total_n, stop = totals[:4]
         if not np.allclose(totals[4:6], self.size * np.asarray(seen), rtol=1e-12, atol=0):
             raise RuntimeError(f"rank {self.rank}: the ranks hold different global batches at batch {index} "
                                f"(this rank's has {int(seen[0])} examples): every rank must iterate the same "
                                f"data in the same order (shuffle with a seed or pmt.core.seeding's generator)")
         self.stop_requested = stop > 0
-        return (WL / W if W > 0 else 0.0), int(total_n), dict(zip(metric_names, totals[6:].tolist()))
+        if gather_outputs:       # a few rows of logits per rank: pickled, one small message per step
+            parts = self.comm.allgather(np.asarray(outputs) if n else None)
+            outputs = np.concatenate([p for p in parts if p is not None])
+        return (WL / W if W > 0 else 0.0), int(total_n), outputs
 
     # ---- evaluation
     def eval_batch(self, batch, local_eval, keep_outputs: bool):

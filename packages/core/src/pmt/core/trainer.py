@@ -446,10 +446,13 @@ class Trainer:
             self.optimizer.lr = float(self.schedule(self.step + 1))
         self.optimizer.zero_grad()
         if self._dp is None:
-            loss_value, n, batch_metrics = self._forward_backward(batch)
+            loss_value, n, outputs = self._forward_backward(batch)
         else:                                        # [dist] on this rank's share, then exchange
-            loss_value, n, batch_metrics = self._dp.train_step(batch, self._state.batch, self._forward_backward,
-                                                               list(self.metrics))
+            loss_value, n, outputs = self._dp.train_step(batch, self._state.batch, self._forward_backward,
+                                                         gather_outputs=bool(self.metrics))
+        # on the whole batch's outputs (under MPI gathered from the shares): F1 of two halves
+        # averaged is not the F1 of the batch
+        batch_metrics = {name: float(fn(outputs, _targets(batch))) * n for name, fn in self.metrics.items()}
         if not math.isfinite(loss_value):
             raise DivergenceError(
                 f"training loss is {loss_value} at epoch {self.epoch + 1}, batch {self._state.batch}, global step "
@@ -462,11 +465,9 @@ class Trainer:
         return loss_value, n, batch_metrics
 
     def _forward_backward(self, batch):
-        """`model.train_step` on `batch`: (mean loss, examples, {metric: value * examples})."""
+        """`model.train_step` on `batch`: (mean loss, examples, outputs)."""
         loss_value, outputs = self.model.train_step(batch, self.loss)
-        n = _batch_size(batch)
-        return float(loss_value), n, {name: float(fn(outputs, _targets(batch))) * n
-                                      for name, fn in self.metrics.items()}
+        return float(loss_value), _batch_size(batch), outputs
 
     def _train_epoch(self, train_data, epochs, position=None) -> dict:
         epoch = self.epoch + 1
