@@ -148,6 +148,18 @@ def test_qqp_init_refuses_what_the_pretrained_run_decides(files, tmp_path, capsy
     assert not (tmp_path / "r").exists()
 
 
+def test_qqp_init_freeze_trains_the_head_alone(files, tmp_path, monkeypatch):
+    seen = _capture_fit(monkeypatch)
+    assert qqp_cli.main(["train", "--data", str(files / "pairs.tsv"), "--init", str(files / "pt"), "--init-freeze",
+                         "--run-dir", str(tmp_path / "q"), *QQP_SMALL]) == 0
+    model, opt = seen["model"], seen["opt"]
+    head = [p for name, p in model.named_parameters() if name.startswith("head.")]
+    assert [id(p) for p in opt.params] == [id(p) for p in head]
+    after = model.state_dict()
+    for key, value in seen["state"].items():
+        assert np.array_equal(after[key], value) != key.startswith("head."), key    # only the head moved
+
+
 def test_init_flags_without_init_and_broken_pretraining_runs_are_one_line_errors(files, tmp_path, capsys):
     base = ["train", "--data", str(files / "pairs.tsv"), *QQP_SMALL, "--run-dir", str(tmp_path / "r")]
     bad = tmp_path / "bad"
@@ -291,6 +303,37 @@ def test_ner_random_control_and_the_pretrained_encoder_alone(files, tmp_path, mo
 
 
 
+def test_ner_init_freeze_keeps_the_body_fixed_through_training_and_resume(files, tmp_path, monkeypatch, capsys):
+    seen = _capture_fit(monkeypatch)
+    conll = str(files / "tiny.conll")
+    run_dir = tmp_path / "frozen"
+    argv = ["train", "--train", conll, "--valid", conll, "--init", str(files / "pt"), "--init-freeze", *NER_SMALL]
+    assert ner_cli.main(argv + ["--run-dir", str(run_dir)]) == 0
+    model, opt = seen["model"], seen["opt"]
+    body = {id(p) for p in model.pretrained.parameters()}
+    assert body and not any(id(p) in body for p in opt.params)            # the optimizer never sees the body
+    mlm, _ = load_masked_lm(files / "pt")
+    after = model.state_dict()
+    for key, value in mlm.state_dict().items():
+        if not key.startswith("mlm_head."):
+            np.testing.assert_array_equal(after["pretrained." + key], value)    # unchanged by 2 epochs
+    assert not np.array_equal(after["proj.weight"], seen["state"]["proj.weight"])   # the tagger learned
+    assert json.loads((run_dir / "config.json").read_text())["train"]["init_freeze"] is True
+    assert ner_cli.main(["train", "--resume", "--epochs", "3", "--run-dir", str(run_dir), "--no-progress"]) == 0
+    assert not any(p.requires_grad for p in seen["model"].pretrained.parameters())   # frozen again on resume
+    for key, value in mlm.state_dict().items():
+        if not key.startswith("mlm_head."):
+            np.testing.assert_array_equal(seen["model"].state_dict()["pretrained." + key], value)
+    capsys.readouterr()
+    assert ner_cli.main(argv + ["--init-lr", "1e-4", "--run-dir", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--init-lr with --init-freeze: a frozen body does not learn" in err[0], err
+    assert ner_cli.main(["train", "--train", conll, "--valid", conll, *NER_SMALL, "--init-freeze",
+                         "--run-dir", str(tmp_path / "bad")]) == 2
+    assert "--init-freeze needs --init RUN" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_ner_init_on_two_ranks_matches_one_process(files, tmp_path, capsys):
     """Sub-word windows split across MPI ranks with their sentences: one process's numbers."""
     conll = str(files / "tiny.conll")
@@ -303,7 +346,7 @@ def test_ner_init_on_two_ranks_matches_one_process(files, tmp_path, capsys):
     line = [ln for ln in out.splitlines() if ln.startswith("epoch 2/")][0]
     other = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch 2/")][0]
 
-    def numbers(ln):      # not the train F1: a mean of per-batch values, of per-share ones under MPI
+    def numbers(ln):      # the train F1 too: under MPI it is computed on the gathered whole batch
         fields = dict(zip(ln.split()[2::2], ln.split()[3::2]))
-        return [float(fields[k]) for k in ("loss", "val_loss", "val_f1")]
+        return [float(fields[k]) for k in ("loss", "f1", "val_loss", "val_f1")]
     np.testing.assert_allclose(numbers(other), numbers(line), atol=2e-3)

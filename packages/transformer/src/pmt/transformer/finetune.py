@@ -4,6 +4,7 @@
                              or an exported one (`pmt-pretrain export --out DIR`, e.g. under models/)
     --init-weights random    the same architecture and tokenizer, randomly initialised: the control
     --init-lr X              peak learning rate of the parameters that --init supplies (default: --lr)
+    --init-freeze            keep them fixed: the pretrained body is a feature extractor
 
 What a start from a pretrained encoder changes:
 
@@ -13,6 +14,11 @@ What a start from a pretrained encoder changes:
   start from a fresh initialisation and learn at `--lr`, while the pretrained body can learn at
   a gentler `--init-lr`: two parameter groups of one optimizer (`pmt.core` optimizers take
   PyTorch-style groups), both following the same warm-up and decay in proportion;
+* or the body is frozen (`--init-freeze`, PyTorch's `requires_grad_(False)`): its parameters
+  stop requiring gradients, so its forward pass records no graph and costs no backward, and
+  they are left out of the optimizer; only the task's own parts learn.  The body's outputs are
+  then fixed features of the text (the feature-based use of a pretrained model), which a
+  small labelled set cannot overfit the way it can overfit millions of body weights;
 * the run folder records where the weights came from (`"init"` in config.json: the folder, the
   weights file (encoder.npz or encoder.safetensors) with its sha256 and pretraining step,
   pretrained or random), and copies the tokenizer, so
@@ -30,7 +36,7 @@ from pmt.core.cli import positive_float
 
 from .pretrain.transfer import PretrainedRun, open_pretrained
 
-__all__ = ["INIT_WEIGHTS", "add_init_flags", "open_init", "lr_groups", "describe_init"]
+__all__ = ["INIT_WEIGHTS", "add_init_flags", "open_init", "freeze", "lr_groups", "describe_init"]
 
 INIT_WEIGHTS = ("pretrained", "random")
 
@@ -46,6 +52,9 @@ def add_init_flags(parser, what: str):
     parser.add_argument("--init-lr", type=positive_float, default=None,
                         help="with --init: peak learning rate of the parameters --init supplies, on the same "
                         "schedule as --lr [default: --lr]")
+    parser.add_argument("--init-freeze", action="store_true",
+                        help="with --init: keep the parameters --init supplies fixed (no gradients, not in the "
+                        "optimizer); only the task's own parts learn")
 
 
 def open_init(a, decided: dict) -> PretrainedRun | None:
@@ -59,10 +68,12 @@ def open_init(a, decided: dict) -> PretrainedRun | None:
     given = getattr(a, "_given", frozenset())
     if a.init is None:
         for dest, flag in (("init_weights", "--init-weights"), ("init_lr", "--init-lr"),
-                           ("init_dropout", "--init-dropout")):
+                           ("init_freeze", "--init-freeze"), ("init_dropout", "--init-dropout")):
             if dest in given:
                 raise ValueError(f"{flag} needs --init RUN (a pretraining run folder)")
         return None
+    if getattr(a, "init_freeze", False) and a.init_lr is not None:
+        raise ValueError("--init-lr with --init-freeze: a frozen body does not learn; give one of them")
     clash = [flag for dest, flag in decided.items() if dest in given]
     if clash:
         raise ValueError(f"{', '.join(clash)}: with --init the pretraining run decides "
@@ -70,14 +81,26 @@ def open_init(a, decided: dict) -> PretrainedRun | None:
     return open_pretrained(a.init)
 
 
+def freeze(params):
+    """Keep `params` fixed: they no longer require gradients (PyTorch's `requires_grad_(False)`).
+
+    An op whose inputs all need no gradient records no graph, so a frozen body fed token ids
+    runs its forward pass as if under `no_grad` and the backward pass stops at its output.
+    """
+    for p in params:
+        p.requires_grad = False
+
+
 def lr_groups(params, init_params, init_lr: float | None):
     """Optimizer parameter groups: `init_params` at `init_lr`, the rest at the optimizer's rate.
+
+    Frozen parameters (`freeze`) are left out: the optimizer never sees them.
 
     Args:
         params: every parameter of the model.  init_params: those --init supplies (a subset).
         init_lr: their peak rate (None: one group, everything at --lr).
     """
-    params = list(params)
+    params = [p for p in params if p.requires_grad]
     if init_lr is None:
         return params
     body = {id(p) for p in init_params}

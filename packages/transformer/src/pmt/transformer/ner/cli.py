@@ -36,7 +36,7 @@ from pmt.graph import no_grad
 from ..conll import TagVocab, convert_tags, load_conll2003, read_conll
 from ..conlleval import evaluate, extract_entities, print_report
 from ..export import add_export_command, checked_session, onnx_tag
-from ..finetune import add_init_flags, describe_init, lr_groups, open_init
+from ..finetune import add_init_flags, describe_init, freeze, lr_groups, open_init
 from ..tokenizer import Tokenizer
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
 from .model import NERTagger, TaggerConfig
@@ -265,6 +265,8 @@ def cmd_train(a, parser):
     valid_b = SentenceBatches(va, 64, shuffle=False)
     total = a.epochs * len(train_b)
     body = model.pretrained.parameters() if cfg.pretrained is not None else []
+    if getattr(a, "init_freeze", False):       # settings of runs recorded before the flag lack it
+        freeze(body)
     opt = Adam(lr_groups(model.parameters(), body, a.init_lr), lr=a.lr)
     trainer = Trainer(model, opt, model.loss, metrics={"f1": entity_f1_metric(tag_vocab)},
                       schedule=WarmupCosine(a.lr, min(a.warmup, total), total, min_lr=a.lr * 0.05),

@@ -31,7 +31,7 @@ from pmt.core.schedules import WarmupLinear
 from pmt.graph import cross_entropy, no_grad, softmax
 
 from ..export import add_export_command, checked_session, onnx_pair_proba
-from ..finetune import add_init_flags, describe_init, lr_groups, open_init
+from ..finetune import add_init_flags, describe_init, freeze, lr_groups, open_init
 from ..pretrain.transfer import pair_classifier_config
 from ..tokenizer import Tokenizer
 from .batching import PairBatches
@@ -183,6 +183,8 @@ def cmd_train(a, parser):
         print(describe_init(saved["init"]))
     total = a.epochs * len(train_b)
     body = [p for name, p in model.named_parameters() if not name.startswith("head.")]
+    if getattr(a, "init_freeze", False):       # settings of runs recorded before the flag lack it
+        freeze(body)
     opt = Adam(lr_groups(model.parameters(), body, a.init_lr), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
     loss = partial(cross_entropy, label_smoothing=a.label_smoothing) if a.label_smoothing else cross_entropy
     trainer = Trainer(model, opt, loss, metrics={"acc": accuracy, "f1": f1_score},
