@@ -71,6 +71,22 @@ def test_qqp_eval_through_onnx_gives_the_same_scores(tmp_path, qqp_run, capsys):
     assert numpy_line.startswith("pairs 150 ")
 
 
+def test_onnx_pair_probabilities_come_back_in_the_rows_order_whatever_the_batch_size(tmp_path, qqp_run):
+    pytest.importorskip("onnxruntime", reason=SKIP)
+    from pmt.transformer.export import checked_session, onnx_pair_proba
+    target = tmp_path / "qqp.onnx"
+    qqp_cli.run(["export", "--run-dir", str(qqp_run), "--onnx", str(target)])
+    model, tok, _ = qqp_cli.load_run(qqp_run)
+    q1 = ["why is the sky blue?", "how do I learn to cook rice well at home without a cooker?", "what is AI?"] * 5
+    q2 = ["what makes the sky blue?", "what is the capital of France?", "how do I learn AI quickly?"] * 5
+    session = checked_session(target, "qqp", model)
+    one = onnx_pair_proba(session, tok, q1, q2, model.config.max_len, batch_size=256)
+    small = onnx_pair_proba(session, tok, q1, q2, model.config.max_len, batch_size=4)   # shortest-first batches
+    np.testing.assert_allclose(small, one, rtol=1e-5, atol=1e-6)
+    want = qqp_cli.predict_proba(model, tok, q1, q2, model.config.max_len)
+    np.testing.assert_allclose(one, want, rtol=1e-4, atol=1e-5)
+
+
 def test_ner_eval_through_onnx_gives_the_same_report(tmp_path, ner_run, capsys):
     pytest.importorskip("onnxruntime", reason=SKIP)
     run, testa = ner_run

@@ -112,13 +112,15 @@ def onnx_pair_proba(session, tok, q1, q2, max_len: int, batch_size: int = 256, s
     p = 0.0
     for a, b in orders:
         enc = tok.encode_batch(list(a), list(b), max_length=max_len, padding="max_length")
-        probs = []
-        for i in range(0, len(enc.lengths), batch_size):
-            width = int(enc.lengths[i:i + batch_size].max())           # cut to the batch's longest pair
-            feeds = {"ids": enc.input_ids[i:i + batch_size, :width].astype(np.int64),
-                     "segments": enc.segment_ids[i:i + batch_size, :width].astype(np.int64)}
-            probs.append(softmax(session.run(None, feeds)[0])[:, 1])          # (b,) P(duplicate)
-        p = p + (np.concatenate(probs) if probs else np.zeros(0, np.float32))
+        order = np.argsort(enc.lengths, kind="stable")     # shortest first, as qqp.cli: least padding
+        probs = np.zeros(len(order), np.float32)
+        for i in range(0, len(order), batch_size):
+            rows = order[i:i + batch_size]
+            width = int(enc.lengths[rows].max())                       # cut to the batch's longest pair
+            feeds = {"ids": enc.input_ids[rows, :width].astype(np.int64),
+                     "segments": enc.segment_ids[rows, :width].astype(np.int64)}
+            probs[rows] = softmax(session.run(None, feeds)[0])[:, 1]         # (b,) P(duplicate), in place
+        p = p + probs
     return p / len(orders)
 
 
