@@ -314,6 +314,15 @@ def scenario_run_folder(out, folder):
     run.start({"config.json": "{}"})
 
 
+def scenario_cli_interrupted(out):
+    """Every rank's command ends as after the Trainer's Ctrl-C stop (the CLI contract's exit 130)."""
+    from pmt.core import cli
+
+    def run(argv):
+        raise cli.Interrupted("checkpoint saved to runs/x/interrupted.npz; continue with --resume")
+    raise SystemExit(cli.main(run, [], prog="pmt-test"))
+
+
 if __name__ == "__main__":
     name, *args = sys.argv[1:]
     with distributed.job():

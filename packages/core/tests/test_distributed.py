@@ -172,6 +172,13 @@ def test_ctrl_c_under_mpiexec_stops_every_rank_after_the_same_step_and_checkpoin
     assert (tmp_path / "interrupted.npz").is_file()
 
 
+def test_a_command_stopped_by_ctrl_c_on_every_rank_says_so_once(tmp_path):
+    r = run_mpi(2, [WORKER, "cli_interrupted", tmp_path / "out.npz"], timeout=60)
+    assert r.returncode == 130, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == ["pmt-test: interrupted: checkpoint saved to runs/x/interrupted.npz; continue with --resume"], lines
+
+
 def test_install_hint_names_the_extra_and_the_make_target():
     assert '"packages/core[mpi]"' in distributed.INSTALL_HINT and "make install-mpi" in distributed.INSTALL_HINT
 

@@ -415,7 +415,8 @@ def _run(run, argv, prog) -> int:
         run(argv)
         return EXIT_OK
     except KeyboardInterrupt as e:
-        print(f"{prog}: interrupted" + (f": {e}" if str(e) else " (nothing written)"), file=sys.stderr)
+        if distributed.is_main():       # under mpiexec every rank stops together: one line, not N
+            print(f"{prog}: interrupted" + (f": {e}" if str(e) else " (nothing written)"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except DivergenceError as e:
         print(f"{prog}: diverged: {_one_line(e)}", file=sys.stderr)
