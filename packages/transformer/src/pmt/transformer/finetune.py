@@ -72,7 +72,7 @@ def open_init(a, decided: dict) -> PretrainedRun | None:
             if dest in given:
                 raise ValueError(f"{flag} needs --init RUN (a pretraining run folder)")
         return None
-    if getattr(a, "init_freeze", False) and a.init_lr is not None:
+    if a.init_freeze and a.init_lr is not None:
         raise ValueError("--init-lr with --init-freeze: a frozen body does not learn; give one of them")
     clash = [flag for dest, flag in decided.items() if dest in given]
     if clash:

@@ -265,7 +265,7 @@ def cmd_train(a, parser):
     valid_b = SentenceBatches(va, 64, shuffle=False)
     total = a.epochs * len(train_b)
     body = model.pretrained.parameters() if cfg.pretrained is not None else []
-    if getattr(a, "init_freeze", False):       # settings of runs recorded before the flag lack it
+    if a.init_freeze:
         freeze(body)
     opt = Adam(lr_groups(model.parameters(), body, a.init_lr), lr=a.lr)
     trainer = Trainer(model, opt, model.loss, metrics={"f1": entity_f1_metric(tag_vocab)},

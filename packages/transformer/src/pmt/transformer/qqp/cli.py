@@ -183,7 +183,7 @@ def cmd_train(a, parser):
         print(describe_init(saved["init"]))
     total = a.epochs * len(train_b)
     body = [p for name, p in model.named_parameters() if not name.startswith("head.")]
-    if getattr(a, "init_freeze", False):       # settings of runs recorded before the flag lack it
+    if a.init_freeze:
         freeze(body)
     opt = Adam(lr_groups(model.parameters(), body, a.init_lr), lr=a.lr, betas=(0.9, 0.98), eps=1e-9)
     loss = partial(cross_entropy, label_smoothing=a.label_smoothing) if a.label_smoothing else cross_entropy
