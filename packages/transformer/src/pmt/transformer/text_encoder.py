@@ -50,16 +50,23 @@ class TextEncoder(Module):
         self.pos = LearnedPositionalEncoding(d_model, max_len)
         self.encoder = TransformerEncoder(n_layers, d_model, n_heads, d_ff, dropout)
 
-    def encode(self, ids, segments):
-        """Hidden states h (batch, seq, d_model) of every position."""
+    def embed(self, ids, segments):
+        """The encoder's input x = E_tok[ids] + E_seg[segments] + P (batch, seq, d_model)."""
         ids, segments = np.asarray(ids), np.asarray(segments)
         if ids.ndim != 2 or ids.shape != segments.shape:
             raise ValueError(f"{type(self).__name__}: ids and segments must both be (batch, seq), got "
                              f"{ids.shape} and {segments.shape}")
-        real = ids != self.pad_id                                      # (B, T)
-        mask = None if real.all() else padding_mask(real)              # packed segments have no padding
-        x = self.pos(self.tok_emb(ids) + self.seg_emb(segments))       # (B, T, d)
-        return self.encoder(x, mask=mask)                              # (B, T, d)
+        return self.pos(self.tok_emb(ids) + self.seg_emb(segments))
+
+    def attention_mask(self, ids):
+        """The padding mask of `ids` (batch, seq) for the encoder, or None when nothing is padding."""
+        real = np.asarray(ids) != self.pad_id                          # (B, T)
+        return None if real.all() else padding_mask(real)              # packed segments have no padding
+
+    def encode(self, ids, segments):
+        """Hidden states h (batch, seq, d_model) of every position."""
+        x = self.embed(ids, segments)                                  # (B, T, d)
+        return self.encoder(x, mask=self.attention_mask(ids))          # (B, T, d)
 
     def forward(self, ids, segments):
         return self.encode(ids, segments)

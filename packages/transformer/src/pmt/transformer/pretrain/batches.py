@@ -35,6 +35,8 @@ class PretrainBatches:
         seq_len: segment length.  batch_size: segments per batch.  steps: batches per round.
         vocab_size: for random replacements.  seed: the run's seed (orders and masks, see above).
         mask_prob: BERT's p (0.15).
+        noise: also give each batch (B, T) uniform numbers, drawn after the masks from the same
+            generator, for ELECTRA's sampling: batches are then `(inputs, segments, noise, labels)`.
 
     The Trainer calls `set_epoch(r)` (r from 1) before iterating round r, and `skip(j)` to start
     a resumed round at its batch j.
@@ -49,7 +51,7 @@ class PretrainBatches:
     """
 
     def __init__(self, tokens, line_offsets, seq_len: int, batch_size: int, steps: int, vocab_size: int,
-                 seed: int = 0, mask_prob: float = 0.15):
+                 seed: int = 0, mask_prob: float = 0.15, noise: bool = False):
         if batch_size < 1 or steps < 1:
             raise ValueError(f"PretrainBatches: batch_size and steps must be >= 1, got {batch_size}, {steps}")
         self.tokens, self.line_offsets = tokens, np.asarray(line_offsets)
@@ -57,7 +59,7 @@ class PretrainBatches:
         if len(self.starts) == 0:
             raise ValueError(f"PretrainBatches: {len(tokens)} tokens hold no window of {seq_len - 3} tokens")
         self.seq_len, self.batch_size, self.steps = seq_len, batch_size, steps
-        self.vocab_size, self.seed, self.mask_prob = vocab_size, seed, mask_prob
+        self.vocab_size, self.seed, self.mask_prob, self.noise = vocab_size, seed, mask_prob, noise
         self.round, self._skip = 1, 0
         self._perms: dict[int, np.ndarray] = {}
 
@@ -89,13 +91,15 @@ class PretrainBatches:
             order[here] = self._permutation(int(p))[i[here]]
         return self.starts[order]
 
-    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Batch k of the run (from 0): (inputs, segments, labels), each (batch_size, seq_len)."""
+    def batch(self, k: int) -> tuple[np.ndarray, ...]:
+        """Batch k of the run (from 0): (inputs, segments[, noise], labels), each (batch_size, seq_len)."""
         rng = np.random.default_rng((self.seed, MASK_STREAM, k))
         starts = self._windows(k * self.batch_size)
         a_len = split_points(starts, self.line_offsets, self.seq_len, rng.random(len(starts)))
         ids, segments = pack_windows(self.tokens, starts, a_len, self.seq_len)
         inputs, labels = mask_tokens(ids, self.vocab_size, rng, self.mask_prob)
+        if self.noise:
+            return inputs, segments, rng.random(ids.shape, dtype=np.float32), labels
         return inputs, segments, labels
 
     def __iter__(self):
@@ -110,14 +114,15 @@ class PretrainBatches:
 
 
 def heldout_batches(tokens, line_offsets, seq_len: int, batch_size: int, vocab_size: int,
-                    max_segments: int | None = None, seed: int = 0, mask_prob: float = 0.15):
+                    max_segments: int | None = None, seed: int = 0, mask_prob: float = 0.15, noise: bool = False):
     """The held-out windows, split and masked ONCE with their own generator: a fixed test.
 
     Every evaluation scores the same masked tokens, so the curve of held-out accuracy over a
     run (and across runs with the same tokenizer) compares like with like.
 
     Returns:
-        a `pmt.core.batches` of (inputs, segments, labels), in order, no shuffling.
+        a `pmt.core.batches` of (inputs, segments, labels), in order, no shuffling; with `noise`,
+        of (inputs, segments, noise, labels) (ELECTRA's fixed sampling numbers, see PretrainBatches).
     """
     rng = np.random.default_rng((seed, HELDOUT_STREAM))               # independent of training draws
     starts = window_starts(len(tokens), seq_len)
@@ -128,4 +133,6 @@ def heldout_batches(tokens, line_offsets, seq_len: int, batch_size: int, vocab_s
     a_len = split_points(starts, np.asarray(line_offsets), seq_len, rng.random(len(starts)))
     ids, segments = pack_windows(tokens, starts, a_len, seq_len)
     inputs, labels = mask_tokens(ids, vocab_size, rng, mask_prob)
+    if noise:
+        return batches(inputs, segments, rng.random(ids.shape, dtype=np.float32), labels, batch_size=batch_size)
     return batches(inputs, segments, labels, batch_size=batch_size)

@@ -45,7 +45,8 @@ from ..tokenizer import CLS_ID, MASK_ID, SEP_ID, Tokenizer
 from .batches import PretrainBatches, heldout_batches
 from .corpus import Corpus, build_corpus, default_sources
 from .log import RoundLog
-from .model import MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity
+from .electra import build_pretraining_model, rtd_accuracy, rtd_baseline, rtd_f1, rtd_loss
+from .model import OBJECTIVES, MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity
 from .transfer import VOCAB_FILE, open_pretrained
 
 PROG = "pmt-pretrain"
@@ -126,23 +127,29 @@ def cmd_train(a, parser):
     if saved is not None:
         mcfg = folder.build(MaskedLMConfig, saved["model"], "model")
     else:
-        mcfg = MaskedLMConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.seq_len, a.dropout)
-    model = MaskedLM(mcfg)
+        mcfg = MaskedLMConfig(tok.vocab_size, a.d_model, a.heads, a.ff, a.layers, a.seq_len, a.dropout,
+                              objective=a.objective, gen_layers=a.gen_layers, rtd_weight=a.rtd_weight)
+    model = build_pretraining_model(mcfg)
+    electra = mcfg.objective == "electra"
     model.init_output_bias(np.bincount(corpus.train, minlength=mcfg.vocab_size))   # a resume overwrites it
     rounds = math.ceil(a.steps / a.round_steps)
     total = rounds * a.round_steps
     train_data = PretrainBatches(corpus.train, corpus.train_lines, mcfg.max_len, a.batch_size, a.round_steps,
-                                 mcfg.vocab_size, a.seed, a.mask_prob)
+                                 mcfg.vocab_size, a.seed, a.mask_prob, noise=electra)
     heldout = heldout_batches(corpus.heldout, corpus.heldout_lines, mcfg.max_len, 64, mcfg.vocab_size,
-                              a.eval_segments, a.seed, a.mask_prob)
+                              a.eval_segments, a.seed, a.mask_prob, noise=electra)
+    metrics = {"mlm_acc": masked_accuracy, "ppl": masked_perplexity}
+    if electra:                                    # the discriminator's scores beside the generator's
+        metrics.update(rtd_acc=rtd_accuracy, rtd_f1=rtd_f1, rtd_loss=rtd_loss, rtd_base=rtd_baseline)
     opt = AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.98), eps=1e-6, weight_decay=a.weight_decay)
-    trainer = Trainer(model, opt, cross_entropy, metrics={"mlm_acc": masked_accuracy, "ppl": masked_perplexity},
+    trainer = Trainer(model, opt, cross_entropy, metrics=metrics,
                       clip_norm=a.clip, schedule=WarmupLinear(a.lr, min(a.warmup, total), total),
                       progress=False if a.no_progress else None, checkpoint_dir=folder.path,
                       checkpoint_every=a.checkpoint_every, log=lambda s: None,
                       callbacks=[RoundLog(folder.path, a.round_steps, a.batch_size * mcfg.max_len)])
+    gen = f", ELECTRA with a {mcfg.gen_layers}-layer generator" if electra else ""
     print(f"model: {model.num_parameters():,} parameters ({mcfg.d_model}d, {mcfg.n_layers} layers, "
-          f"{mcfg.n_heads} heads, ff {mcfg.d_ff}); {len(train_data.starts):,} training windows of "
+          f"{mcfg.n_heads} heads, ff {mcfg.d_ff}{gen}); {len(train_data.starts):,} training windows of "
           f"{mcfg.max_len - 3} tokens, {heldout.n:,} held-out segments")
     print(f"{total:,} steps of {a.batch_size} x {mcfg.max_len} tokens in {rounds} rounds of {a.round_steps}"
           + (" (resumed)" if saved is not None else ""))
@@ -245,6 +252,13 @@ def build_parser():
     t.add_argument("--layers", type=positive_int, default=4)
     t.add_argument("--seq-len", type=positive_int, default=128, help="tokens per segment, [CLS]/[SEP] included")
     t.add_argument("--dropout", type=dropout_rate, default=0.0)
+    t.add_argument("--objective", choices=OBJECTIVES, default="mlm",
+                   help="masked-LM (BERT) or replaced-token detection (ELECTRA: a small generator fills the "
+                        "masks, the encoder learns which tokens were replaced)")
+    t.add_argument("--gen-layers", type=positive_int, default=1,
+                   help="electra: encoder layers of the generator (the discriminator's width)")
+    t.add_argument("--rtd-weight", type=positive_float, default=50.0,
+                   help="electra: weight of the detection loss beside the generator's")
     t.add_argument("--steps", type=positive_int, default=20000,
                    help="optimizer steps in all, rounded up to whole rounds (a --resume may change it)")
     t.add_argument("--round-steps", type=positive_int, default=500,

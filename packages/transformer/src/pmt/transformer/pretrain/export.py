@@ -156,13 +156,18 @@ def model_card(name: str, out: str, run: str, cfg: dict, meta: dict, scores: dic
     """
     c, step, train = meta["config"], meta.get("step"), cfg.get("train") or {}
     size = files[SHIPPED_FILE][0]
+    electra = c.get("objective") == "electra"
+    how = "replaced-token detection (ELECTRA)" if electra else "masked-language modelling"
+    heads = (f"a generator of {c['gen_layers']} layer{'s' * (c['gen_layers'] != 1)} (shared embeddings, an MLM "
+             f"head tied to the token embedding; the held-out masked-token scores below are its) and a "
+             f"replaced-token detection head" if electra else
+             "an MLM head whose output projection is the token embedding")
     lines = [f"# {name}", "",
-             "A Transformer encoder pretrained by masked-language modelling with PMT (numpy only), exported by "
+             f"A Transformer encoder pretrained by {how} with PMT (numpy only), exported by "
              f"`pmt-pretrain export` from the pretraining run `{run}` at step {_number(step, ',')}.", "",
              "## Model", "", "| | |", "|---|---|",
-             f"| architecture | `pmt.transformer.pretrain.MaskedLM`: token, segment and position embeddings, "
-             f"an encoder of {c['n_layers']} layer{'s' * (c['n_layers'] != 1)}, an MLM head whose output projection "
-             f"is the token embedding |",
+             f"| architecture | `pmt.transformer.pretrain.{'Electra' if electra else 'MaskedLM'}`: token, segment "
+             f"and position embeddings, an encoder of {c['n_layers']} layer{'s' * (c['n_layers'] != 1)}, {heads} |",
              f"| shape | d_model {c['d_model']}, {c['n_heads']} heads, feed-forward {c['d_ff']}, at most "
              f"{c['max_len']} tokens per input, dropout {c['dropout']} |",
              f"| parameters | {n_params:,} (float32: `{SHIPPED_FILE}` is {_size(size)}) |",

@@ -24,16 +24,24 @@ METRICS_FILE = "metrics.csv"
 CURVE_FILE = "mlm_accuracy.png"
 _COLUMNS = ("round", "step", "tokens", "train_hours", "lr", "loss", "mlm_acc",
             "val_loss", "val_mlm_acc", "val_ppl")
+# The discriminator's scores, when there is one; rtd_base: the entropy of the replaced share, the
+# detection loss (rtd_loss) of a discriminator blind to context.
+_ELECTRA_COLUMNS = ("rtd_acc", "rtd_f1", "rtd_loss", "rtd_base", "val_rtd_acc", "val_rtd_f1", "val_rtd_loss",
+                    "val_rtd_base")
+
+
+def _columns(history: dict) -> tuple:
+    return _COLUMNS + (_ELECTRA_COLUMNS if "val_rtd_acc" in history else ())
 
 
 def metrics_rows(history: dict, steps_per_round: int, tokens_per_step: int) -> list[dict]:
-    """One dict per finished round: the columns of metrics.csv."""
+    """One dict per finished round: the columns of metrics.csv (an ELECTRA run's four more)."""
     rows, hours = [], 0.0
     for r in range(len(history.get("loss", []))):
         hours += history["seconds"][r] / 3600
         step = (r + 1) * steps_per_round
         row = {"round": r + 1, "step": step, "tokens": step * tokens_per_step, "train_hours": round(hours, 4)}
-        for k in _COLUMNS[4:]:
+        for k in _columns(history)[4:]:
             v = history.get(k, [math.nan] * (r + 1))[r]
             row[k] = f"{v:.6g}"
         rows.append(row)
@@ -57,7 +65,7 @@ class RoundLog:
     def on_epoch_end(self, trainer, epoch, logs):
         rows = metrics_rows(trainer.history, self.steps_per_round, self.tokens_per_step)
         text = io.StringIO()
-        w = csv.DictWriter(text, fieldnames=_COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(text, fieldnames=_columns(trainer.history), lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
         atomic_write(self.out / METRICS_FILE, text.getvalue())
@@ -66,8 +74,11 @@ class RoundLog:
                        val_mlm_acc=float(last["val_mlm_acc"]), val_ppl=float(last["val_ppl"]),
                        train_hours=last["train_hours"])
         plot_curve(rows, self.out / CURVE_FILE)
+        rtd = (f"; replaced-token detection accuracy {float(last['val_rtd_acc']) * 100:.2f}%, F1 "
+               f"{float(last['val_rtd_f1']) * 100:.2f}%, loss {float(last['val_rtd_loss']):.4f} (context-blind "
+               f"{float(last['val_rtd_base']):.4f})" if "val_rtd_acc" in last else "")
         self.log(f"round {epoch}: step {trainer.step:,}, {last['train_hours']:.2f} h, held-out masked-token "
-                 f"accuracy {float(last['val_mlm_acc']) * 100:.2f}%, perplexity {float(last['val_ppl']):.1f}")
+                 f"accuracy {float(last['val_mlm_acc']) * 100:.2f}%, perplexity {float(last['val_ppl']):.1f}{rtd}")
 
 
 def plot_curve(rows: list[dict], path) -> Path:

@@ -28,7 +28,10 @@ from pmt.graph import GELU, LayerNorm, Linear, Module, Parameter, Tensor, no_gra
 from ..text_encoder import TextEncoder
 from .masking import NOT_MASKED
 
-__all__ = ["MaskedLMConfig", "MaskedLM", "MLMHead", "tied_logits", "masked_accuracy", "masked_perplexity"]
+__all__ = ["MaskedLMConfig", "MaskedLM", "MLMHead", "tied_logits", "masked_accuracy", "masked_perplexity",
+           "OBJECTIVES"]
+
+OBJECTIVES = ("mlm", "electra")
 
 
 @dataclass
@@ -49,6 +52,13 @@ class MaskedLMConfig:
     max_len: int = 128
     dropout: float = 0.0
     pad_id: int = 0
+    objective: str = "mlm"        # "mlm", or "electra": replaced-token detection (`electra.Electra`)
+    gen_layers: int = 1           # electra only: the generator's encoder layers (same width)
+    rtd_weight: float = 50.0      # electra only: λ in loss = generator MLM + λ · detection
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
 
     def to_dict(self):
         return asdict(self)
@@ -140,7 +150,16 @@ class MaskedLM(TextEncoder):
         c = config
         super().__init__(c.vocab_size, c.d_model, c.n_heads, c.d_ff, c.n_layers, c.max_len, c.dropout, c.pad_id)
         self.config = c
+        self.build_heads(c)
+
+    def build_heads(self, c: MaskedLMConfig):
+        """The pretraining heads on top of the body (here the MLM head; `Electra` builds its own)."""
         self.mlm_head = MLMHead(c.d_model, c.vocab_size)
+
+    @property
+    def output_head(self) -> MLMHead:
+        """The MLMHead whose logits `forward` returns (and whose bias `init_output_bias` sets)."""
+        return self.mlm_head
 
     def init_output_bias(self, counts):
         """Start the output bias at the log unigram frequencies: b_v = log((n_v + 1) / Σ (n + 1)).
@@ -156,7 +175,7 @@ class MaskedLM(TextEncoder):
         if counts.shape != (self.config.vocab_size,):
             raise ValueError(f"init_output_bias: counts must have shape ({self.config.vocab_size},), "
                              f"got {counts.shape}")
-        self.mlm_head.bias.data[...] = np.log((counts + 1) / (counts + 1).sum())
+        self.output_head.bias.data[...] = np.log((counts + 1) / (counts + 1).sum())
 
     def forward(self, ids, segments, chosen):
         h = self.encode(ids, segments)                                 # (B, T, d)

@@ -37,6 +37,7 @@ from pmt.core.safetensors import safetensors_metadata
 from pmt.core.weights import WEIGHT_FORMATS, load_weights, weights_format
 
 from ..tokenizer import Tokenizer
+from .electra import build_pretraining_model
 from .model import MaskedLM, MaskedLMConfig
 
 __all__ = ["ENCODER_FILE", "SHIPPED_FILE", "VOCAB_FILE", "export_encoder", "weights_file", "weights_meta",
@@ -152,7 +153,8 @@ def weights_meta(path) -> dict:
         meta["config"] = MaskedLMConfig(**config).to_dict()
     except TypeError as e:
         raise ValueError(f"{path}: bad model config in its metadata: {e}") from None
-    bad = [f"{k} {v!r}" for k, v in meta["config"].items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    bad = [f"{k} {v!r}" for k, v in meta["config"].items()
+           if k != "objective" and (isinstance(v, bool) or not isinstance(v, (int, float)))]
     if bad:
         raise ValueError(f"{path}: bad model config in its metadata: {', '.join(bad)} (numbers expected)")
     return meta
@@ -168,7 +170,7 @@ def load_masked_lm(source) -> tuple[MaskedLM, dict]:
     path = weights_file(source)
     meta = weights_meta(path)
     try:
-        model = MaskedLM(MaskedLMConfig(**meta["config"]))
+        model = build_pretraining_model(MaskedLMConfig(**meta["config"]))
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: the model config in its metadata builds no model: {e}") from None
     load_weights(path, model)
