@@ -221,12 +221,13 @@ def test_tagger_word_vectors_are_the_pretrained_outputs_at_first_subwords(files)
         np.testing.assert_allclose(got[b, :len(sentence)], h[sub_first[b, :len(sentence)]], rtol=1e-5, atol=1e-6)
 
 
-def test_pretrained_tagger_gradient_matches_finite_differences(files):
+@pytest.mark.parametrize("scale", [False, True])
+def test_pretrained_tagger_gradient_matches_finite_differences(files, scale):
     run = open_pretrained(files / "pt")
     seed(0)
     cfg = TaggerConfig(n_words=30, n_chars=10, tags=["O", "B-PER", "I-PER"], word_dim=4, char_filters=4, d_model=8,
                        n_heads=2, d_ff=8, n_layers=0, dropout=0.0, pretrained=run.encoder_shape(),
-                       pretrained_dropout=0.0)
+                       pretrained_dropout=0.0, pretrained_scale=scale)
     tagger = NERTagger(cfg)
     for p in tagger.parameters():
         p.data = p.data.astype(np.float64)
@@ -238,10 +239,12 @@ def test_pretrained_tagger_gradient_matches_finite_differences(files):
     tagger.loss(tagger(*inputs), tags).backward()
     rng = np.random.default_rng(0)
     params = dict(tagger.named_parameters())
-    for name in ("pretrained.encoder.layers.0.ff.linear1.weight", "pretrained.pos.weight", "proj.weight"):
+    names = ("pretrained.encoder.layers.0.ff.linear1.weight", "pretrained.pos.weight", "proj.weight")
+    assert ("pretrained_gain" in params) == scale
+    for name in names + ("pretrained_gain",) * scale:
         p = params[name]
         flat, grad = p.data.reshape(-1), p.grad.reshape(-1)
-        for i in rng.choice(flat.size, 5, replace=False):
+        for i in rng.choice(flat.size, min(5, flat.size), replace=False):
             old = flat[i]
             values = []
             for x in (old + 1e-6, old - 1e-6):
@@ -300,6 +303,9 @@ def test_ner_random_control_and_the_pretrained_encoder_alone(files, tmp_path, mo
     assert ner_cli.main(["train", "--train", conll, "--valid", conll, *NER_SMALL, "--init-dropout", "0.2",
                          "--run-dir", str(tmp_path / "d")]) == 2
     assert "--init-dropout needs --init RUN" in capsys.readouterr().err
+    assert ner_cli.main(["train", "--train", conll, "--valid", conll, *NER_SMALL, "--init-scale",
+                         "--run-dir", str(tmp_path / "d")]) == 2
+    assert "--init-scale needs --init RUN" in capsys.readouterr().err
 
 
 
@@ -308,10 +314,12 @@ def test_ner_init_freeze_keeps_the_body_fixed_through_training_and_resume(files,
     conll = str(files / "tiny.conll")
     run_dir = tmp_path / "frozen"
     argv = ["train", "--train", conll, "--valid", conll, "--init", str(files / "pt"), "--init-freeze", *NER_SMALL]
-    assert ner_cli.main(argv + ["--run-dir", str(run_dir)]) == 0
+    assert ner_cli.main(argv + ["--run-dir", str(run_dir), "--init-scale"]) == 0
     model, opt = seen["model"], seen["opt"]
     body = {id(p) for p in model.pretrained.parameters()}
     assert body and not any(id(p) in body for p in opt.params)            # the optimizer never sees the body
+    assert any(p is model.pretrained_gain for p in opt.params)           # the view's gain is the tagger's own
+    assert model.pretrained_gain.data[0] != 1.0
     mlm, _ = load_masked_lm(files / "pt")
     after = model.state_dict()
     for key, value in mlm.state_dict().items():

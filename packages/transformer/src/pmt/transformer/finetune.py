@@ -68,7 +68,8 @@ def open_init(a, decided: dict) -> PretrainedRun | None:
     given = getattr(a, "_given", frozenset())
     if a.init is None:
         for dest, flag in (("init_weights", "--init-weights"), ("init_lr", "--init-lr"),
-                           ("init_freeze", "--init-freeze"), ("init_dropout", "--init-dropout")):
+                           ("init_freeze", "--init-freeze"), ("init_dropout", "--init-dropout"),
+                           ("init_scale", "--init-scale")):
             if dest in given:
                 raise ValueError(f"{flag} needs --init RUN (a pretraining run folder)")
         return None

@@ -238,7 +238,7 @@ def cmd_train(a, parser):
         cfg = TaggerConfig(len(words), len(chars), tag_vocab.id_to_tag, a.word_dim, 8, 30, a.char_filters, 3,
                            a.d_model, a.heads, a.ff, a.layers, a.dropout, not a.no_crf,
                            pretrained=init.encoder_shape() if init is not None else None,
-                           pretrained_dropout=a.init_dropout)
+                           pretrained_dropout=a.init_dropout, pretrained_scale=a.init_scale)
     t_enc = time.perf_counter()
     enc = lambda sents, tags: _encode([s.tokens for s in sents], words, chars, tok, cfg,  # noqa: E731
                                       [tag_vocab.encode(t) for t in tags])
@@ -360,6 +360,8 @@ def build_parser():
     add_init_flags(t, "a pretrained view of each word (the encoder's output at its first sub-word)")
     t.add_argument("--init-dropout", type=dropout_rate, default=0.1, help="with --init: dropout inside the "
                    "pretrained encoder")
+    t.add_argument("--init-scale", action="store_true", help="with --init: scale the pretrained view to the "
+                   "word embeddings' size (h / sqrt(d)) times a learned gain")
     cli.deprecate(t, "--out", "--run-dir")
     t.set_defaults(func=cmd_train, parser=t)
     e = sub.add_parser("eval", help="conlleval table on any CoNLL-format file")

@@ -4,6 +4,7 @@
     e_c  = E_case[case]                       (B, T, case_dim)   lower / Title / UPPER / ...
     e_ch = max over characters of relu(W · [c_{i-1}; c_i; c_{i+1}] + b)   (B, T, char_filters)
     e_p  = TextEncoder(sub-words)[first sub-word of each word]   (B, T, d_pre)  only with `pretrained`
+           (with `pretrained_scale`: γ · e_p / √d_pre, a learned scalar γ starting at 1)
     x    = Linear([e_w; e_c; e_ch (; e_p)]) + PE     (B, T, d_model)
     h    = TransformerEncoder(x, padding mask)        (n_layers = 0: h = x, with `pretrained` only)
     E    = Linear(h)                          (B, T, num_tags)   emission scores
@@ -54,6 +55,7 @@ class TaggerConfig:
     scheme: str = "iob2"
     pretrained: dict | None = None     # TextEncoder arguments (vocab_size ... pad_id) of a pretraining run
     pretrained_dropout: float = 0.1    # dropout inside that encoder
+    pretrained_scale: bool = False     # the view enters as γ · h / √d_pre, γ learned (from 1)
 
     def to_dict(self):
         return asdict(self)
@@ -131,6 +133,8 @@ class NERTagger(Module):
         if c.pretrained is not None:
             self.pretrained = TextEncoder(**c.pretrained, dropout=c.pretrained_dropout)
             d_pre = c.pretrained["d_model"]
+            if c.pretrained_scale:
+                self.pretrained_gain = Parameter(np.ones(1), name="pretrained_gain")
         elif c.n_layers < 1:
             raise ValueError(f"NERTagger: n_layers must be >= 1 without a pretrained encoder, got {c.n_layers}")
         self.proj = xavier_linear(c.word_dim + c.case_dim + c.char_filters + d_pre, c.d_model)
@@ -152,7 +156,14 @@ class NERTagger(Module):
                              f"{words.shape}, {cases.shape}, {chars.shape}")
         views = [self.word_emb(words), self.case_emb(cases), self.chars(chars)]
         if self.config.pretrained is not None:
-            views.append(self.first_subword_states(sub_ids, sub_first, words.shape))
+            e_p = self.first_subword_states(sub_ids, sub_first, words.shape)          # (B, T, d_pre)
+            if self.config.pretrained_scale:
+                # The encoder ends in a LayerNorm, so |e_p| ≈ √d_pre (16 at d 256) while a word
+                # embedding starts near 1 (std 0.1, 100 dims): unscaled, the pretrained view
+                # swamps the others in `proj`.  Divided by √d_pre it starts on a par; γ (ELMo's
+                # scalar) lets training choose its weight.
+                e_p = e_p * (self.pretrained_gain * self.config.pretrained["d_model"] ** -0.5)
+            views.append(e_p)
         x = self.drop(self.pos(self.proj(self.drop(concatenate(views, axis=-1)))))   # (B, T, d_model)
         if self.config.n_layers:
             x = self.encoder(x, mask=padding_mask(words != 0))            # (B, T, d_model)
