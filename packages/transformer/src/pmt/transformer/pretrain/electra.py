@@ -37,7 +37,6 @@ from pmt.graph import GELU, Linear, Module, binary_cross_entropy_with_logits
 
 from ..encoder import TransformerEncoder
 from ..tokenizer import SPECIAL_TOKENS
-from .masking import NOT_MASKED
 from .model import MaskedLM, MaskedLMConfig, MLMHead
 
 __all__ = ["Electra", "Generator", "RTDHead", "sample_replacements", "rtd_accuracy", "rtd_f1", "rtd_loss",
@@ -161,11 +160,7 @@ class Electra(MaskedLM):
 
     def _loss_and_stats(self, batch, loss):
         inputs, segments, noise, labels = batch
-        chosen = labels != NOT_MASKED                                 # (B, T)
-        targets = labels[chosen]                                      # (M,)
-        logits = self(inputs, segments, chosen)                       # (M, V)
-        per_token = loss(logits, targets, reduction="none")           # (M,)
-        gen_loss = per_token.sum() * (1.0 / max(len(targets), 1))
+        gen_loss, logits, chosen, gen_stats = self.masked_lm_terms(inputs, segments, labels, loss)   # generator
         # The corrupted segment: originals everywhere, generator samples at the chosen positions.
         original = np.where(chosen, labels, inputs)                   # (B, T)
         corrupted = original.copy()
@@ -174,21 +169,12 @@ class Electra(MaskedLM):
         real = original != self.pad_id
         d = self.rtd_head(self.encode(corrupted, segments))           # (B, T) logits
         bce = binary_cross_entropy_with_logits(d, replaced.astype(d.dtype), weight=real, reduction="none")   # (B, T)
-        bce_terms = bce.data
         value = gen_loss + bce.sum() * (self.config.rtd_weight / max(int(real.sum()), 1))
         called = d.data > 0
-        row = np.nonzero(chosen)[0]
-        b = len(inputs)
-        stats = np.stack([np.bincount(row, minlength=b),
-                          np.bincount(row, weights=logits.data.argmax(axis=1) == targets, minlength=b),
-                          np.bincount(row, weights=per_token.data, minlength=b),
-                          real.sum(axis=1),
-                          ((called == replaced) & real).sum(axis=1),
-                          replaced.sum(axis=1),
-                          (called & replaced).sum(axis=1),
-                          (called & real).sum(axis=1),
-                          bce_terms.sum(axis=1)], axis=1).astype(np.float64)   # (B, 9)
-        return value, stats
+        rtd_stats = np.stack([real.sum(axis=1), ((called == replaced) & real).sum(axis=1), replaced.sum(axis=1),
+                              (called & replaced).sum(axis=1), (called & real).sum(axis=1),
+                              bce.data.sum(axis=1)], axis=1)                       # (B, 6)
+        return value, np.concatenate([gen_stats, rtd_stats], axis=1).astype(np.float64)   # (B, 9)
 
     def loss_weight(self, batch) -> float:
         """Real tokens: what the (dominant) detection term is a mean over.

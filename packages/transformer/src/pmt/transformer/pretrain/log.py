@@ -35,13 +35,13 @@ def _columns(history: dict) -> tuple:
 
 
 def metrics_rows(history: dict, steps_per_round: int, tokens_per_step: int) -> list[dict]:
-    """One dict per finished round: the columns of metrics.csv (an ELECTRA run's four more)."""
-    rows, hours = [], 0.0
+    """One dict per finished round: the columns of metrics.csv (an ELECTRA run's eight more)."""
+    rows, hours, scores = [], 0.0, _columns(history)[4:]
     for r in range(len(history.get("loss", []))):
         hours += history["seconds"][r] / 3600
         step = (r + 1) * steps_per_round
         row = {"round": r + 1, "step": step, "tokens": step * tokens_per_step, "train_hours": round(hours, 4)}
-        for k in _columns(history)[4:]:
+        for k in scores:
             v = history.get(k, [math.nan] * (r + 1))[r]
             row[k] = f"{v:.6g}"
         rows.append(row)

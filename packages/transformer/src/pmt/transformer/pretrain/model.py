@@ -59,6 +59,10 @@ class MaskedLMConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        bad = [f"{k} {v!r}" for k, v in asdict(self).items()
+               if k != "objective" and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} (numbers expected)")
 
     def to_dict(self):
         return asdict(self)
@@ -182,8 +186,14 @@ class MaskedLM(TextEncoder):
         return self.mlm_head(h[np.asarray(chosen, dtype=bool)], self.tok_emb.weight)   # (M, V)
 
     # ------------------------------------------------------------------ Trainer protocol
-    def _loss_and_stats(self, batch, loss):
-        ids, segments, labels = batch
+    def masked_lm_terms(self, ids, segments, labels, loss):
+        """The masked-LM loss of `forward`'s logits, and what metrics need of it.
+
+        Returns:
+            value: Tensor, mean -log p(target) over the masked tokens (0 if none is masked);
+            logits: Tensor (M, V); chosen: bool (B, T);
+            stats: (B, 3) per segment: masked tokens, correct argmax guesses, summed NLL.
+        """
         chosen = labels != NOT_MASKED                                  # (B, T)
         targets = labels[chosen]                                       # (M,)
         logits = self(ids, segments, chosen)                           # (M, V)
@@ -194,6 +204,10 @@ class MaskedLM(TextEncoder):
         stats = np.stack([np.bincount(row, minlength=b),
                           np.bincount(row, weights=logits.data.argmax(axis=1) == targets, minlength=b),
                           np.bincount(row, weights=per_token.data, minlength=b)], axis=1)   # (B, 3)
+        return value, logits, chosen, stats
+
+    def _loss_and_stats(self, batch, loss):
+        value, _, _, stats = self.masked_lm_terms(*batch, loss)
         return value, stats
 
     def loss_weight(self, batch) -> float:
