@@ -82,21 +82,27 @@ def test_adam_counts_steps_per_parameter(cls):
     np.testing.assert_allclose(b.data, run(cls, [G1, G2], lr=0.01), rtol=1e-12)
 
 
-def test_lazy_adam_counts_steps_per_row():
-    # row 2 is first touched at step 2: it moves like a fresh parameter's first step, lr * sign(g)
+def test_lazy_adam_corrects_touched_rows_with_the_tables_step_count():
+    # torch.optim.SparseAdam's convention: one count per parameter, advanced by every step that
+    # gives it a gradient.  Row 2, first touched at step 2, holds one (1 - beta) share of its
+    # gradient in m and v, corrected as at step 2, not as a first step (which would move it by lr).
     p = param()
     opt = Adam([p], lr=0.01)
     p.grad = SparseRows(np.array([0]), G1[:1])
     opt.step()
-    p.grad = SparseRows(np.array([0, 2]), G2[[0, 2]] + 0.5)
+    g = G2[[0, 2]] + 0.5
+    p.grad = SparseRows(np.array([0, 2]), g)
     opt.step()
-    np.testing.assert_array_equal(opt.state[0]["step"], [2, 0, 1])
-    np.testing.assert_allclose(p.data[2], P0[2] - 0.01 * np.sign(G2[2] + 0.5), rtol=1e-6)
-    np.testing.assert_allclose(p.data[0], run(Adam, [G1[:1], G2[:1] + 0.5], data=P0[:1], lr=0.01)[0], rtol=1e-12)
-    np.testing.assert_array_equal(p.data[1], P0[1])
-    p.grad = G1.copy()                          # a dense gradient afterwards advances every row's count
+    assert int(opt.state[0]["step"]) == 2
+    b1, b2, k = 0.9, 0.999, 2
+    m_hat, v_hat = (1 - b1) * g[1] / (1 - b1 ** k), (1 - b2) * g[1] ** 2 / (1 - b2 ** k)
+    np.testing.assert_allclose(p.data[2], P0[2] - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8), rtol=1e-12)
+    assert not np.allclose(p.data[2], P0[2] - 0.01 * np.sign(g[1]))       # not a fresh row's first step
+    np.testing.assert_allclose(p.data[0], run(Adam, [G1[:1], g[:1]], data=P0[:1], lr=0.01)[0], rtol=1e-12)
+    np.testing.assert_array_equal(p.data[1], P0[1])                        # never touched: never moved
+    p.grad = G1.copy()                                                     # dense and sparse steps share the count
     opt.step()
-    np.testing.assert_array_equal(opt.state[0]["step"], [3, 1, 2])
+    assert int(opt.state[0]["step"]) == 3
 
 
 def test_adam_checkpoint_with_only_a_global_step_count_still_loads():
@@ -123,7 +129,7 @@ def test_adam_sparse_state_round_trips_and_bad_step_counts_are_refused():
     a.grad = SparseRows(np.array([1]), G1[1:2])
     opt_a.step()
     state = opt_a.state_dict()
-    assert state["state.0.step"].tolist() == [0, 1, 0]
+    assert state["state.0.step"].tolist() == 1
     opt_b = Adam([b], lr=0.01)
     b.data[...] = a.data
     opt_b.load_state_dict(state)
@@ -135,6 +141,18 @@ def test_adam_sparse_state_round_trips_and_bad_step_counts_are_refused():
         opt_b.load_state_dict({**state, "state.0.step": np.zeros(3)})
     with pytest.raises(ValueError, match="integer count"):
         opt_b.load_state_dict({**state, "state.0.step": np.zeros(2, np.int64)})
+    with pytest.raises(ValueError, match="integer count"):
+        opt_b.load_state_dict({**state, "state.0.step": np.array(-1)})
+
+
+def test_adam_checkpoint_with_one_step_count_per_row_loads_as_the_largest():
+    # the format of the per-row convention: the table had a gradient at least as often as its
+    # most-touched row (exactly as often when every row was touched at every step)
+    p = param()
+    opt = Adam([p], lr=0.01)
+    opt.load_state_dict({"lr": np.array(0.01), "t": np.array(7), "state.0.m": np.zeros((3, 2)),
+                         "state.0.v": np.zeros((3, 2)), "state.0.step": np.array([7, 3, 0])})
+    assert opt.state[0]["step"] == 7 and isinstance(opt.state[0]["step"], int)
 
 
 def test_adam_l2_weight_decay_goes_into_the_gradient():

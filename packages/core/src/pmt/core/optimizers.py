@@ -11,8 +11,8 @@ it is also how PyTorch's SparseAdam and word2vec's SGD behave.
 
 Notation below: g is the gradient, lr the learning rate, t the step count.  `opt.t` counts
 the calls to `step()`; Adam's bias correction uses each parameter's *own* count instead (as
-PyTorch does): the number of steps at which that parameter had a gradient, and for sparse row
-gradients the number of steps at which that row was touched.
+PyTorch's Adam and SparseAdam do): the number of steps at which that parameter had a gradient,
+dense or sparse.  A sparse step counts once for the whole table, whichever rows it touched.
 
 Parameter groups, as in PyTorch: instead of one list of parameters, pass a list of dicts
 `{"params": [...], "lr": x}`; a group without "lr" uses the optimizer's.  Fine-tuning uses this
@@ -284,9 +284,12 @@ class Adam(Optimizer):
     k is the parameter's own step count (PyTorch's convention): the number of steps at which
     *it* had a gradient, so a parameter first receiving one at the optimizer's step 10 is
     bias-corrected as step 1, not 10.  For sparse row gradients only the touched rows' m and v
-    move ("lazy Adam") and each row counts its own steps: a row first touched late starts, like
-    a fresh parameter, at k = 1.  The counts are kept as `state[i]["step"]`: an int, or an int
-    array with one count per row once sparse gradients arrived.
+    move ("lazy Adam"), bias-corrected with the table's count k, as torch.optim.SparseAdam does.
+    So a word first seen at step 5,000 moves by about lr * 0.1/sqrt(0.001) = 3.2 lr, not lr:
+    its moments hold a single (1 - beta) share of its gradient, which the table-wide correction
+    (about 1 by then) does not scale up.  Counting steps per row instead, as this optimizer once
+    did, starts every new row at lr * sign(g), so rare words learn more slowly (what that did to
+    the NER tagger: docs/pretraining.md).  The count is kept as `state[i]["step"]`.
 
     Example:
         >>> from pmt.core import Parameter
@@ -313,11 +316,10 @@ class Adam(Optimizer):
     def _step_rows(self, p_rows, g, m, v, k, lr):
         """Advance moments m, v and update parameter rows p_rows, all in place.
 
-        k is the step count: an int, or one count per row (an int array of len(p_rows)).
-        The bias corrections are folded into two factors,
+        k is the parameter's step count (an int).  The bias corrections are folded into two factors,
             lr/bc1 * m / (sqrt(v/bc2) + eps) = (lr*sqrt(bc2)/bc1) * m / (sqrt(v) + eps*sqrt(bc2)),
-        so the update is a handful of in-place float32 operations with one temporary.
-        (Python floats keep float32 arrays float32; per-row factors are cast to p's dtype.)
+        so the update is a handful of in-place float32 operations with one temporary
+        (Python floats keep float32 arrays float32).
         """
         b1, b2 = self.betas
         if self.weight_decay and not self.decoupled:
@@ -326,13 +328,8 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * (g * g)
-        if isinstance(k, np.ndarray):                 # per-row counts: (n,) -> (n, 1, ...) factors
-            col = (-1,) + (1,) * (p_rows.ndim - 1)
-            sqrt_bc2 = np.sqrt(1 - b2 ** k).astype(p_rows.dtype).reshape(col)
-            factor = (lr * sqrt_bc2 / (1 - b1 ** k).astype(p_rows.dtype).reshape(col))
-        else:
-            sqrt_bc2 = math.sqrt(1 - b2 ** k)
-            factor = lr * sqrt_bc2 / (1 - b1 ** k)
+        sqrt_bc2 = math.sqrt(1 - b2 ** k)
+        factor = lr * sqrt_bc2 / (1 - b1 ** k)
         if self.weight_decay and self.decoupled:
             p_rows *= 1 - lr * self.weight_decay
         step = np.sqrt(v)
@@ -343,27 +340,27 @@ class Adam(Optimizer):
 
     def _dense(self, state, p, g, lr):
         m, v = self._buffer(state, "m", p), self._buffer(state, "v", p)
-        k = state["step"] = state.get("step", 0) + 1  # an int, or every row's count + 1
+        k = state["step"] = state.get("step", 0) + 1
         self._step_rows(p.data, g, m, v, k, lr)
 
     def _sparse(self, state, p, rows, g, lr):
         m_all, v_all = self._buffer(state, "m", p), self._buffer(state, "v", p)
-        k = state.get("step", 0)
-        if not isinstance(k, np.ndarray):             # first sparse update: one count per row
-            k = state["step"] = np.full(p.data.shape[0], k, np.int64)
-        k[rows] += 1
+        k = state["step"] = state.get("step", 0) + 1  # the table's count, whichever rows moved
         m, v, p_rows = m_all[rows], v_all[rows], p.data[rows]  # fancy indexing copies: written back below
-        self._step_rows(p_rows, g, m, v, k[rows], lr)
+        self._step_rows(p_rows, g, m, v, k, lr)
         m_all[rows], v_all[rows], p.data[rows] = m, v, p_rows
 
     def _load_buffer(self, key, k, v, p, i):
         if k != "step":
             return super()._load_buffer(key, k, v, p, i)
         v = np.asarray(v)
-        if v.shape not in ((), (p.data.shape[0],)) or v.dtype.kind not in "iu":
-            raise ValueError(f"optimizer state {key} must be an integer count of shape () or "
+        if v.shape not in ((), (p.data.shape[0],)) or v.dtype.kind not in "iu" or (v.size and v.min() < 0):
+            raise ValueError(f"optimizer state {key} must be an integer count >= 0 of shape () or "
                              f"({p.data.shape[0]},), got {v.dtype} of shape {v.shape}")
-        return int(v) if v.ndim == 0 else np.array(v, dtype=np.int64)
+        # One count per row was this optimizer's convention for a while; the table had a
+        # gradient at least as often as its most-touched row, and exactly as often in the
+        # runs that saved such counts (pretraining's segment table: every row, every step).
+        return int(v) if v.ndim == 0 else int(v.max(initial=0))
 
     def _upgrade_state(self, t: int):
         """Checkpoints from before per-parameter counts saved only the global t: every parameter
