@@ -407,8 +407,8 @@ class Trainer:
                      + (f"; {self.checkpoint_dir / 'last.npz'} holds the last saved state" if self.checkpoint_dir else ""))
         elif self.checkpoint_dir is not None:
             self.interrupt_checkpoint = self.save_checkpoint(self.checkpoint_dir / "interrupted.npz", interrupted=True)
-            self.log(f"interrupted {where}: checkpoint saved to {self.interrupt_checkpoint} "
-                     f"(resume with fit(..., resume={str(self.checkpoint_dir)!r}))")
+            # How to resume is the caller's to say: `fit(..., resume=dir)` here, `--resume` in a CLI.
+            self.log(f"interrupted {where}: checkpoint saved to {self.interrupt_checkpoint}")
         else:
             self.log(f"interrupted {where} (no checkpoint_dir: nothing saved)")
 
