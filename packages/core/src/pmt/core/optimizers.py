@@ -285,9 +285,9 @@ class Adam(Optimizer):
     *it* had a gradient, so a parameter first receiving one at the optimizer's step 10 is
     bias-corrected as step 1, not 10.  For sparse row gradients only the touched rows' m and v
     move ("lazy Adam"), bias-corrected with the table's count k, as torch.optim.SparseAdam does.
-    So a word first seen at step 5,000 moves by about lr * 0.1/sqrt(0.001) = 3.2 lr, not lr:
-    its moments hold a single (1 - beta) share of its gradient, which the table-wide correction
-    (about 1 by then) does not scale up.  Counting steps per row instead, as this optimizer once
+    So a word first seen at step 5,000 moves by lr * sqrt(1 - b2^5000) * 0.1/sqrt(0.001) = 3.15 lr,
+    not lr: its moments hold a single (1 - beta) share of its gradient, which the table-wide
+    correction (about 1 by then) does not scale up.  Counting steps per row instead, as this optimizer once
     did, starts every new row at lr * sign(g), so rare words learn more slowly (what that did to
     the NER tagger: docs/pretraining.md).  The count is kept as `state[i]["step"]`.
 
