@@ -80,6 +80,24 @@ def test_the_card_gives_the_runs_numbers_files_and_the_command_that_trained_it(f
     assert parsed == json.loads((files / "pt" / "config.json").read_text())["train"]
 
 
+def test_the_card_names_paths_under_the_working_folder_as_a_user_types_them(files, tmp_path, monkeypatch):
+    """The run records its corpus as an absolute path; the committed card must not carry this machine's."""
+    work = tmp_path / "work"
+    shutil.copytree(files / "pt", work / "runs" / "pt")
+    shutil.copytree(files / "corpus", work / "runs" / "corpus")
+    config = json.loads((work / "runs" / "pt" / "config.json").read_text())
+    config["train"]["corpus"] = str(work / "runs" / "corpus")
+    (work / "runs" / "pt" / "config.json").write_text(json.dumps(config))
+    monkeypatch.chdir(work)
+    assert pretrain_cli.main(["export", "--run-dir", str(work / "runs" / "pt"), "--out", "models/tiny"]) == 0
+    card = (work / "models" / "tiny" / "README.md").read_text()
+    assert str(tmp_path) not in card
+    assert "`runs/corpus`: the tokenizer was trained" in card and "| toy | " in card   # corpus.json still read
+    command = re.search(r"```\n(pmt-pretrain train .*?)\n```", card, re.S).group(1).replace("\\\n", " ")
+    argv = shlex.split(command)
+    assert argv[2:4] == ["--run-dir", "runs/pt"] and argv[argv.index("--corpus") + 1] == "runs/corpus"
+
+
 @pytest.mark.parametrize("task", ["qqp", "ner"])
 def test_fine_tuning_from_the_export_is_bit_for_bit_fine_tuning_from_the_run(files, shipped, tmp_path, monkeypatch,
                                                                               task):

@@ -244,11 +244,14 @@ def export_pretrained(run_dir, out, overwrite: bool = False, log=print) -> Path:
     train = cfg.get("train")
     if "tokens" not in scores and run.step is not None and isinstance(train, dict) and "batch_size" in train:
         scores["tokens"] = run.step * train["batch_size"] * run.config["max_len"]
+    corpus = _corpus_info(cfg)
     command = None
     if isinstance(train, dict):
+        if isinstance(train.get("corpus"), str):      # shown as the user would type it, not this machine's path
+            train = {**train, "corpus": _shown(train["corpus"])}
+            cfg = {**cfg, "train": train}
         from .cli import train_command
         command = train_command(train, _shown(run_dir))
-    corpus = _corpus_info(cfg)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
