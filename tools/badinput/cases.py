@@ -416,6 +416,10 @@ def cli_cases(ws) -> list:
         prepare=_other_vocabulary)
     add("pretrain export without --out", "pretrain", ["export", "--run-dir", RUN], 2,
         "the following arguments are required: --out", run="pretrain")
+    add("pretrain compare a folder without metrics.csv", "pretrain", ["compare", RUN, new], 2,
+        "metrics.csv: no such file", run="pretrain")
+    add("pretrain compare --out is a folder", "pretrain", ["compare", RUN, "--out", str(f.not_a_run)], 2,
+        "--out .*: is a folder, expected a file name", run="pretrain")
     add("pretrain fill of an export, encoder.safetensors truncated", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN],
         2, "encoder.safetensors: header length", run="pretrain-export", prepare=_corrupt("encoder.safetensors"))
 

@@ -9,7 +9,7 @@ from pmt.core.testing import require_dataset
 from pmt.transformer.pretrain import cli
 from pmt.transformer.pretrain.batches import heldout_batches
 from pmt.transformer.pretrain.corpus import Corpus, TextSource, build_corpus
-from pmt.transformer.pretrain.log import RoundLog
+from pmt.transformer.pretrain.log import RoundLog, accuracy_at_hours
 from pmt.transformer.pretrain.masking import NOT_MASKED
 from pmt.transformer.pretrain.transfer import load_masked_lm
 from pmt.transformer.tokenizer import Tokenizer
@@ -154,3 +154,42 @@ def test_an_electra_run_fills_masks_with_its_generator_and_hands_its_discriminat
     for k in report.loaded:
         np.testing.assert_array_equal(clf.state_dict()[k], electra.state_dict()[k])
     assert any(k.startswith("encoder.") for k in report.loaded)
+
+
+def _metrics(folder, hours_and_acc):
+    """A metrics.csv in `folder` with one round per (train_hours, val_mlm_acc)."""
+    folder.mkdir()
+    lines = ["round,step,tokens,train_hours,lr,loss,mlm_acc,val_loss,val_mlm_acc,val_ppl"]
+    lines += [f"{r},{100 * r},{800 * r},{h},0.001,5.0,{a},5.0,{a},{100 - 100 * a}"
+              for r, (h, a) in enumerate(hours_and_acc, 1)]
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_compare_reads_each_run_at_the_hours_the_shortest_one_reached(tmp_path, capsys):
+    small = _metrics(tmp_path / "small", [(0.5, 0.10), (1.0, 0.20), (1.5, 0.24)])
+    big = _metrics(tmp_path / "big", [(1.0, 0.12), (2.0, 0.30)])
+    curves = cli.run(["compare", str(small), str(big), "--out", str(tmp_path / "c.png")])
+    assert accuracy_at_hours(curves[str(big)], 1.5) == pytest.approx(0.21)     # halfway between two rounds
+    assert np.isnan(accuracy_at_hours(curves[str(big)], 0.5))                 # before its first round
+    lines = capsys.readouterr().out.splitlines()
+    assert "acc. at 1.50 h" in lines[0]
+    assert lines[1].split()[-1] == "24.00%" and lines[2].split()[-1] == "21.00%"
+    assert lines[2].split()[1:3] == ["200", "2.00"]                            # its last round: step, hours
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_compare_names_the_file_at_fault(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere.metrics.csv: no such file"):
+        cli.run(["compare", str(tmp_path / "nowhere")])
+    run = _metrics(tmp_path / "run", [(0.5, 0.1)])
+    (run / "metrics.csv").write_text("epoch,loss\n1,2.0\n")
+    with pytest.raises(ValueError, match=r"metrics.csv:1: not a pretraining metrics file \(no column 'round'\)"):
+        cli.run(["compare", str(run)])
+    ok = _metrics(tmp_path / "ok", [(0.5, 0.1), (1.0, 0.2)])
+    text = (ok / "metrics.csv").read_text().replace("0.2,5.0", "x,5.0")
+    (ok / "metrics.csv").write_text(text)
+    with pytest.raises(ValueError, match=r"metrics.csv:3: not a row of numbers"):
+        cli.run(["compare", str(ok)])
+    with pytest.raises(IsADirectoryError, match="--out .*: is a folder"):
+        cli.run(["compare", str(run), "--out", str(tmp_path)])

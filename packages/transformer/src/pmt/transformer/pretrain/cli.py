@@ -1,10 +1,11 @@
-"""`python -m pmt.transformer.pretrain prepare|train|fill|export` (console script `pmt-pretrain`).
+"""`python -m pmt.transformer.pretrain prepare|train|fill|export|compare` (console script `pmt-pretrain`).
 
     pmt-pretrain prepare --corpus runs/pretrain-corpus      # tokenizer + tokenised corpus, once
     pmt-pretrain train --run-dir runs/pretrain [--steps N ...]   # prepares the corpus first if missing
     pmt-pretrain train --run-dir runs/pretrain --resume     # continue exactly where it stopped
     pmt-pretrain fill "The [MASK] sat on the mat." --run-dir runs/pretrain
     pmt-pretrain export --run-dir runs/pretrain --out models/NAME   # the folder a repository ships
+    pmt-pretrain compare runs/pretrain runs/other --out curves.png  # accuracy at equal hours, one plot
 
 A corpus folder (`--corpus`, shared by every run that pretrains on it) holds vocab.txt and the
 tokenised text (`corpus.py`).  A run folder (`--run-dir`) holds config.json (model, training
@@ -44,7 +45,7 @@ from pmt.graph import cross_entropy, no_grad
 from ..tokenizer import CLS_ID, MASK_ID, SEP_ID, Tokenizer
 from .batches import PretrainBatches, heldout_batches
 from .corpus import Corpus, build_corpus, default_sources
-from .log import RoundLog
+from .log import RoundLog, accuracy_at_hours, plot_curves, read_metrics
 from .electra import build_pretraining_model, rtd_accuracy, rtd_baseline, rtd_f1, rtd_loss
 from .model import OBJECTIVES, MaskedLM, MaskedLMConfig, masked_accuracy, masked_perplexity
 from .transfer import VOCAB_FILE, open_pretrained
@@ -204,6 +205,24 @@ def cmd_fill(a, parser):
     return options
 
 
+def cmd_compare(a, parser):
+    """Print each run's last round and its accuracy at the hours the shortest run reached; plot them."""
+    if a.out:
+        cli.check_output_file(a.out, "--out")
+    curves = {str(d): read_metrics(d) for d in a.run_dirs}
+    common = min(rows[-1]["train_hours"] for rows in curves.values())
+    width = max(len(name) for name in curves)
+    print(f"{'run':<{width}}  {'steps':>7}  {'hours':>6}  {'held-out acc.':>13}  {'perplexity':>10}  "
+          f"{f'acc. at {common:.2f} h':>15}")
+    for name, rows in curves.items():
+        last = rows[-1]
+        print(f"{name:<{width}}  {last['step']:>7,}  {last['train_hours']:>6.2f}  {last['val_mlm_acc'] * 100:>12.2f}%  "
+              f"{last['val_ppl']:>10.1f}  {accuracy_at_hours(rows, common) * 100:>14.2f}%")
+    if a.out:
+        print(f"curves: {plot_curves(curves, a.out)}")
+    return curves
+
+
 def cmd_export(a, parser):
     from .export import export_pretrained
     return export_pretrained(a.run_dir, a.out, a.overwrite)
@@ -275,6 +294,11 @@ def build_parser():
     cli.add_run_dir(f, "runs/pretrain", help="pretraining run folder, or a folder written by `export`")
     f.add_argument("--top", type=positive_int, default=5)
     f.set_defaults(func=cmd_fill, parser=f)
+
+    c = sub.add_parser("compare", help="runs side by side: last round, accuracy at equal hours, one plot")
+    c.add_argument("run_dirs", nargs="+", metavar="RUN", help="pretraining run folders (each with metrics.csv)")
+    c.add_argument("--out", metavar="FILE", help="write the runs' curves into one plot (PNG)")
+    c.set_defaults(func=cmd_compare, parser=c)
 
     x = sub.add_parser("export", help="write the run's weights, tokenizer and model card into a folder of their "
                        "own (what a repository ships; fine-tuning reads it with --init DIR)")

@@ -18,7 +18,8 @@ from pmt.core.files import atomic_write
 
 from .transfer import ENCODER_FILE, export_encoder
 
-__all__ = ["RoundLog", "METRICS_FILE", "CURVE_FILE", "metrics_rows", "plot_curve"]
+__all__ = ["RoundLog", "METRICS_FILE", "CURVE_FILE", "metrics_rows", "read_metrics", "accuracy_at_hours",
+           "plot_curve", "plot_curves"]
 
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "mlm_accuracy.png"
@@ -81,17 +82,60 @@ class RoundLog:
                  f"accuracy {float(last['val_mlm_acc']) * 100:.2f}%, perplexity {float(last['val_ppl']):.1f}{rtd}")
 
 
+def read_metrics(run_dir) -> list[dict]:
+    """The rows of a run's metrics.csv, numbers as floats (`round` and `step` as ints).
+
+    Raises FileNotFoundError or ValueError with one line naming the file (and the line) at fault.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file (a pretraining run writes it after its first round)")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in _COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path}:1: not a pretraining metrics file (no column {missing[0]!r})")
+        rows = []
+        for row in reader:
+            try:
+                rows.append({k: (int(v) if k in ("round", "step") else float(v)) for k, v in row.items()})
+            except (TypeError, ValueError):
+                raise ValueError(f"{path}:{reader.line_num}: not a row of numbers") from None
+    if not rows:
+        raise ValueError(f"{path}: no rounds yet")
+    return rows
+
+
+def accuracy_at_hours(rows: list[dict], hours: float) -> float:
+    """Held-out masked-token accuracy at `hours` of training, read off the curve between rounds.
+
+    Linear between the two rounds around `hours` (the run is scored only once a round); NaN
+    before the first round and after the last.
+    """
+    h = np.array([r["train_hours"] for r in rows], dtype=float)
+    acc = np.array([r["val_mlm_acc"] for r in rows], dtype=float)
+    return float(np.interp(hours, h, acc, left=np.nan, right=np.nan))
+
+
 def plot_curve(rows: list[dict], path) -> Path:
     """Held-out masked-token accuracy against training hours (one point per round)."""
+    return plot_curves({"": rows}, path)
+
+
+def plot_curves(curves: dict[str, list[dict]], path) -> Path:
+    """Several runs' curves on one set of axes, labelled by the keys of `curves` (e.g. run folders)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    hours = np.array([r["train_hours"] for r in rows], dtype=float)
-    acc = np.array([r["val_mlm_acc"] for r in rows], dtype=float) * 100
     fig = Figure(figsize=(6, 4))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot(hours, acc, marker="o", markersize=3)
+    for label, rows in curves.items():
+        hours = np.array([r["train_hours"] for r in rows], dtype=float)
+        acc = np.array([r["val_mlm_acc"] for r in rows], dtype=float) * 100
+        ax.plot(hours, acc, marker="o", markersize=3, label=label or None)
+    if any(curves):                  # a legend only when the curves have names
+        ax.legend()
     ax.set_xlabel("training hours")
     ax.set_ylabel("held-out masked-token accuracy (%)")
     ax.grid(alpha=0.3)
