@@ -418,6 +418,8 @@ def cli_cases(ws) -> list:
         "the following arguments are required: --out", run="pretrain")
     add("pretrain compare a folder without metrics.csv", "pretrain", ["compare", RUN, new], 2,
         "metrics.csv: no such file", run="pretrain")
+    add("pretrain compare --out without a plot's extension", "pretrain", ["compare", RUN, "--out", str(t / "c.txt")], 2,
+        r"--out .*c.txt: expected a file name ending in .png", run="pretrain")
     add("pretrain compare --out is a folder", "pretrain", ["compare", RUN, "--out", str(f.not_a_run)], 2,
         "--out .*: is a folder, expected a file name", run="pretrain")
     add("pretrain fill of an export, encoder.safetensors truncated", "pretrain", ["fill", "[MASK] cat", "--run-dir", RUN],

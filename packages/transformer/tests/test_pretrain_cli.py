@@ -193,3 +193,6 @@ def test_compare_names_the_file_at_fault(tmp_path):
         cli.run(["compare", str(ok)])
     with pytest.raises(IsADirectoryError, match="--out .*: is a folder"):
         cli.run(["compare", str(run), "--out", str(tmp_path)])
+    for name in ("curves", "curves.txt"):               # matplotlib would add .png, or refuse, after the work
+        with pytest.raises(ValueError, match=f"--out .*{name}: expected a file name ending in .png, .svg, .pdf"):
+            cli.run(["compare", str(ok), "--out", str(tmp_path / name)])

@@ -53,6 +53,7 @@ from .transfer import VOCAB_FILE, open_pretrained
 PROG = "pmt-pretrain"
 # What a --resume may change; everything else must stay as the run was started.
 RESUMABLE = {"steps", "checkpoint_every"}
+PLOT_FORMATS = (".png", ".svg", ".pdf")        # what `compare --out` may write
 
 
 def prepare_corpus(folder, vocab_size: int = 16000, heldout_fraction: float = 0.01,
@@ -209,6 +210,8 @@ def cmd_compare(a, parser):
     """Print each run's last round and its accuracy at the hours the shortest run reached; plot them."""
     if a.out:
         cli.check_output_file(a.out, "--out")
+        if Path(a.out).suffix.lower() not in PLOT_FORMATS:        # matplotlib picks the format by it
+            raise ValueError(f"--out {a.out}: expected a file name ending in {', '.join(PLOT_FORMATS)}")
     curves = {str(d): read_metrics(d) for d in a.run_dirs}
     common = min(rows[-1]["train_hours"] for rows in curves.values())
     width = max(len(name) for name in curves)
@@ -297,7 +300,7 @@ def build_parser():
 
     c = sub.add_parser("compare", help="runs side by side: last round, accuracy at equal hours, one plot")
     c.add_argument("run_dirs", nargs="+", metavar="RUN", help="pretraining run folders (each with metrics.csv)")
-    c.add_argument("--out", metavar="FILE", help="write the runs' curves into one plot (PNG)")
+    c.add_argument("--out", metavar="FILE", help="write the runs' curves into one plot (.png, .svg or .pdf)")
     c.set_defaults(func=cmd_compare, parser=c)
 
     x = sub.add_parser("export", help="write the run's weights, tokenizer and model card into a folder of their "
