@@ -27,7 +27,6 @@ only replaces a folder that holds an exported model (an encoder.safetensors).
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -43,7 +42,7 @@ from pmt.core.run_folder import RunFolder
 from pmt.core.weights import save_weights
 
 from .corpus import SOURCE_TEXT
-from .log import CURVE_FILE, METRICS_FILE
+from .log import CURVE_FILE, METRICS_FILE, read_metrics
 from .transfer import SHIPPED_FILE, VOCAB_FILE, file_sha256, open_pretrained, shipped_metadata
 
 __all__ = ["CARD_FILE", "export_pretrained", "check_export_folder", "model_card"]
@@ -75,19 +74,11 @@ def check_export_folder(out, overwrite: bool = False) -> Path:
 
 
 def _metrics_row(run: Path, step: int | None) -> dict:
-    """The metrics.csv row of `step`, numbers parsed ({} without the file or the row)."""
-    path = run / METRICS_FILE
-    if step is None or not path.is_file():
+    """The metrics.csv row of `step`: tokens, hours and held-out scores ({} without the file or the row)."""
+    if step is None or not (run / METRICS_FILE).is_file():
         return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row.get("step") == str(step):
-                try:
-                    return {"tokens": int(row["tokens"]), "train_hours": float(row["train_hours"]),
-                            "val_mlm_acc": float(row["val_mlm_acc"]), "val_ppl": float(row["val_ppl"])}
-                except (KeyError, TypeError, ValueError) as e:
-                    raise ValueError(f"{path}: the row of step {step} is malformed ({e})") from None
-    return {}
+    row = next((r for r in read_metrics(run) if r["step"] == step), {})
+    return {k: row[k] for k in ("tokens", "train_hours", "val_mlm_acc", "val_ppl") if k in row}
 
 
 def _corpus_info(cfg: dict) -> dict | None:

@@ -23,7 +23,8 @@ __all__ = ["RoundLog", "METRICS_FILE", "CURVE_FILE", "metrics_rows", "read_metri
 
 METRICS_FILE = "metrics.csv"
 CURVE_FILE = "mlm_accuracy.png"
-_COLUMNS = ("round", "step", "tokens", "train_hours", "lr", "loss", "mlm_acc",
+_COUNTS = ("round", "step", "tokens")
+_COLUMNS = (*_COUNTS, "train_hours", "lr", "loss", "mlm_acc",
             "val_loss", "val_mlm_acc", "val_ppl")
 # The discriminator's scores, when there is one; rtd_base: the entropy of the replaced share, the
 # detection loss (rtd_loss) of a discriminator blind to context.
@@ -83,7 +84,7 @@ class RoundLog:
 
 
 def read_metrics(run_dir) -> list[dict]:
-    """The rows of a run's metrics.csv, numbers as floats (`round` and `step` as ints).
+    """The rows of a run's metrics.csv, numbers as floats (the counts `round`, `step`, `tokens` as ints).
 
     Raises FileNotFoundError or ValueError with one line naming the file (and the line) at fault.
     """
@@ -98,7 +99,7 @@ def read_metrics(run_dir) -> list[dict]:
         rows = []
         for row in reader:
             try:
-                rows.append({k: (int(v) if k in ("round", "step") else float(v)) for k, v in row.items()})
+                rows.append({k: (int(v) if k in _COUNTS else float(v)) for k, v in row.items()})
             except (TypeError, ValueError):
                 raise ValueError(f"{path}:{reader.line_num}: not a row of numbers") from None
     if not rows:
