@@ -355,6 +355,8 @@ def cli_cases(ws) -> list:
         _arg("--max-rows", INT1), run="qqp")
     add("qqp attention --layer 9", "qqp", ["attention", "a", "b", "--run-dir", RUN, "--layer", "9"], 2,
         "--layer 9: the model has 1 encoder layer", run="qqp")
+    add("qqp attention --plot without a plot's extension", "qqp", ["attention", "a", "b", "--run-dir", RUN,
+        "--plot", str(t / "a.txt")], 2, r"--plot .*a.txt: expected a file name ending in .png", run="qqp")
     add("qqp attention --plot is a folder", "qqp", ["attention", "a", "b", "--run-dir", RUN, "--plot", str(f.data)], 2,
         "--plot .*is a folder", run="qqp")
     add("qqp diverges at --lr 1e30", "qqp", qqp + ["--run-dir", new, "--lr", "1e30"], 1, r"diverged: .*(nan|inf)")

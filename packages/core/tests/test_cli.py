@@ -129,6 +129,15 @@ def test_check_output_file(tmp_path):
         cli.check_output_file(tmp_path / "f" / "v.bin", "--out")
 
 
+def test_check_plot_file_wants_a_suffix_matplotlib_writes_as_named(tmp_path):
+    assert cli.check_plot_file(tmp_path / "c.SVG", "--out") == tmp_path / "c.SVG"
+    for name in ("c", "c.txt"):          # matplotlib would write c.png, or refuse after the work
+        with pytest.raises(ValueError, match=f"--out .*{name}: expected a file name ending in .png, .svg, .pdf"):
+            cli.check_plot_file(tmp_path / name, "--out")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        cli.check_plot_file(tmp_path, "--out")
+
+
 def test_raise_if_interrupted_names_the_checkpoint():
     class T:
         interrupted, interrupt_checkpoint = True, "r/interrupted.npz"

@@ -62,12 +62,13 @@ from . import distributed
 from .datasets import DatasetError
 from .errors import DivergenceError
 from .files import existing_ancestor
+from .plots import PLOT_FORMATS
 
 __all__ = ["ArgumentParser", "Interrupted", "main", "add_run_dir", "add_run_folder_flags", "add_training_flags",
            "add_progress_flag", "add_reference_flag", "add_split_flags",
            "deprecate", "positive_int", "nonneg_int", "positive_float", "nonneg_float", "dropout_rate",
            "open_fraction", "raise_if_interrupted", "settings_for_resume", "parse_args", "run_settings",
-           "settings_argv", "check_output_file",
+           "settings_argv", "check_output_file", "check_plot_file",
            "EXIT_OK", "EXIT_DIVERGED", "EXIT_BAD_INPUT", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_DIVERGED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -248,6 +249,14 @@ def check_output_file(path, flag: str) -> Path:
         raise NotADirectoryError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(path if path.exists() else parent, os.W_OK):
         raise PermissionError(f"{flag} {path}: not writable")
+    return path
+
+
+def check_plot_file(path, flag: str) -> Path:
+    """`check_output_file`, and a name whose suffix matplotlib writes as named (`PLOT_FORMATS`)."""
+    path = check_output_file(path, flag)
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise ValueError(f"{flag} {path}: expected a file name ending in {', '.join(PLOT_FORMATS)}")
     return path
 
 

@@ -10,7 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_history"]
+__all__ = ["plot_history", "PLOT_FORMATS"]
+
+# What a plot file may be called: matplotlib picks the format by the suffix, adds ".png" to a name
+# without one and refuses others, both only when the figure is saved, after the work.
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 _NOT_CURVES = ("lr", "seconds")
 

@@ -53,7 +53,6 @@ from .transfer import VOCAB_FILE, open_pretrained
 PROG = "pmt-pretrain"
 # What a --resume may change; everything else must stay as the run was started.
 RESUMABLE = {"steps", "checkpoint_every"}
-PLOT_FORMATS = (".png", ".svg", ".pdf")        # what `compare --out` may write
 
 
 def prepare_corpus(folder, vocab_size: int = 16000, heldout_fraction: float = 0.01,
@@ -209,9 +208,7 @@ def cmd_fill(a, parser):
 def cmd_compare(a, parser):
     """Print each run's last round and its accuracy at the hours the shortest run reached; plot them."""
     if a.out:
-        cli.check_output_file(a.out, "--out")
-        if Path(a.out).suffix.lower() not in PLOT_FORMATS:        # matplotlib picks the format by it
-            raise ValueError(f"--out {a.out}: expected a file name ending in {', '.join(PLOT_FORMATS)}")
+        cli.check_plot_file(a.out, "--out")
     curves = {str(d): read_metrics(d) for d in a.run_dirs}
     common = min(rows[-1]["train_hours"] for rows in curves.values())
     width = max(len(name) for name in curves)

@@ -263,7 +263,7 @@ def cmd_attention(a, parser):
     n = len(model.encoder.layers)
     if not -n <= a.layer < n:
         raise ValueError(f"--layer {a.layer}: the model has {n} encoder layer(s) (0..{n - 1}, or -1 for the last)")
-    target = cli.check_output_file(a.plot or RunFolder(a.run_dir, "qqp", PROG).path / "attention.png", "--plot")
+    target = cli.check_plot_file(a.plot or RunFolder(a.run_dir, "qqp", PROG).path / "attention.png", "--plot")
     path = plot_pair_attention(model, tok, a.question1, a.question2, target, layer=a.layer)
     print(f"attention heat-map: {path}")
     return path
@@ -324,7 +324,7 @@ def build_parser():
     h.add_argument("question2")
     cli.add_run_dir(h, "runs/qqp", old=("--model",))
     h.add_argument("--layer", type=int, default=-1, help="encoder layer (default: the last)")
-    h.add_argument("--plot", default=None, metavar="FILE", help="the PNG to write (default RUN_DIR/attention.png)")
+    h.add_argument("--plot", default=None, metavar="FILE", help="the plot to write, .png, .svg or .pdf (default RUN_DIR/attention.png)")
     cli.deprecate(h, "--out", "--plot")
     h.set_defaults(func=cmd_attention, parser=h)
     add_export_command(sub, "qqp", "runs/qqp")
