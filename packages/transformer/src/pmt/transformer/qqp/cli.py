@@ -324,7 +324,8 @@ def build_parser():
     h.add_argument("question2")
     cli.add_run_dir(h, "runs/qqp", old=("--model",))
     h.add_argument("--layer", type=int, default=-1, help="encoder layer (default: the last)")
-    h.add_argument("--plot", default=None, metavar="FILE", help="the plot to write, .png, .svg or .pdf (default RUN_DIR/attention.png)")
+    h.add_argument("--plot", default=None, metavar="FILE", help="the plot to write: .png, .svg or .pdf "
+                   "(default RUN_DIR/attention.png)")
     cli.deprecate(h, "--out", "--plot")
     h.set_defaults(func=cmd_attention, parser=h)
     add_export_command(sub, "qqp", "runs/qqp")
