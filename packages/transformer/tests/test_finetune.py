@@ -221,14 +221,52 @@ def test_tagger_word_vectors_are_the_pretrained_outputs_at_first_subwords(files)
         np.testing.assert_allclose(got[b, :len(sentence)], h[sub_first[b, :len(sentence)]], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("scale", [False, True])
-def test_pretrained_tagger_gradient_matches_finite_differences(files, scale):
+def test_the_views_of_the_pretrained_layers(files):
+    """"last" is the encoder's output; "concat" holds every layer's output, standardised, ending
+    with it; "mix" weighs the same slices by softmax(w): the mean at the start, one layer at a limit."""
+    run = open_pretrained(files / "pt")
+    shape = {**run.encoder_shape(), "n_layers": 3}
+    data = encode_sentences([["Peter", "Blackburn", "visited", "Brussels"], ["the", "cat"] * 12], Vocab(WORDS),
+                            Vocab(list("abc")), tokenizer=run.tokenizer, max_len=MAX_LEN)
+    words, cases, chars, sub_ids, sub_first, _ = next(iter(SentenceBatches(data, 8, shuffle=False)))
+    views = {}
+    for view in ("last", "concat", "mix"):
+        seed(0)
+        tagger = NERTagger(TaggerConfig(n_words=30, n_chars=10, tags=["O", "B-PER"], word_dim=4, char_filters=4,
+                                        d_model=8, n_heads=2, d_ff=8, n_layers=1, pretrained=shape,
+                                        pretrained_view=view))
+        tagger.eval()
+        with no_grad():
+            views[view] = tagger.first_subword_states(sub_ids, sub_first, words.shape).data
+            if view == "mix":
+                tagger.pretrained_mix.data[:] = [-50.0, -50.0, 50.0]
+                views["mix, last weighted"] = tagger.first_subword_states(sub_ids, sub_first, words.shape).data
+                ids = sub_ids.reshape(-1, sub_ids.shape[-1])[:1]
+                states = tagger.pretrained.encode_layers(ids, np.zeros_like(ids))
+                np.testing.assert_allclose(states[-1].data, tagger.pretrained(ids, np.zeros_like(ids)).data)
+    d = shape["d_model"]
+    assert views["last"].shape == (2, 24, d) and views["concat"].shape == (2, 24, 3 * d)
+    np.testing.assert_allclose(views["concat"][..., 2 * d:], views["last"], rtol=1e-6)
+    lower = views["concat"][..., :2 * d].reshape(2, 24, 2, d)
+    np.testing.assert_allclose(lower.mean(-1), 0, atol=1e-5)        # standardised residual streams
+    np.testing.assert_allclose(lower.std(-1), 1, atol=1e-3)
+    np.testing.assert_allclose(views["mix"], views["concat"].reshape(2, 24, 3, d).mean(2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(views["mix, last weighted"], views["last"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pretrained_view must be one of last, mix, concat, got 'first'"):
+        TaggerConfig(n_words=3, n_chars=3, tags=["O"], pretrained=shape, pretrained_view="first")
+
+
+@pytest.mark.parametrize("scale, view", [(False, "last"), (True, "last"), (False, "mix"), (True, "concat")])
+def test_pretrained_tagger_gradient_matches_finite_differences(files, scale, view):
     run = open_pretrained(files / "pt")
     seed(0)
+    shape = {**run.encoder_shape(), "n_layers": 1 if view == "last" else 2}
     cfg = TaggerConfig(n_words=30, n_chars=10, tags=["O", "B-PER", "I-PER"], word_dim=4, char_filters=4, d_model=8,
-                       n_heads=2, d_ff=8, n_layers=0, dropout=0.0, pretrained=run.encoder_shape(),
-                       pretrained_dropout=0.0, pretrained_scale=scale)
+                       n_heads=2, d_ff=8, n_layers=0, dropout=0.0, pretrained=shape,
+                       pretrained_dropout=0.0, pretrained_scale=scale, pretrained_view=view)
     tagger = NERTagger(cfg)
+    if view == "mix":
+        tagger.pretrained_mix.data[:] = [0.3, -0.2]          # away from the symmetric start
     for p in tagger.parameters():
         p.data = p.data.astype(np.float64)
     data = encode_sentences([["Peter", "visited", "Paris"], ["the", "cat"] * 9], Vocab(WORDS), Vocab(list("the")),
@@ -240,8 +278,8 @@ def test_pretrained_tagger_gradient_matches_finite_differences(files, scale):
     rng = np.random.default_rng(0)
     params = dict(tagger.named_parameters())
     names = ("pretrained.encoder.layers.0.ff.linear1.weight", "pretrained.pos.weight", "proj.weight")
-    assert ("pretrained_gain" in params) == scale
-    for name in names + ("pretrained_gain",) * scale:
+    assert ("pretrained_gain" in params) == scale and ("pretrained_mix" in params) == (view == "mix")
+    for name in names + ("pretrained_gain",) * scale + ("pretrained_mix",) * (view == "mix"):
         p = params[name]
         flat, grad = p.data.reshape(-1), p.grad.reshape(-1)
         for i in rng.choice(flat.size, min(5, flat.size), replace=False):
@@ -306,6 +344,25 @@ def test_ner_random_control_and_the_pretrained_encoder_alone(files, tmp_path, mo
     assert ner_cli.main(["train", "--train", conll, "--valid", conll, *NER_SMALL, "--init-scale",
                          "--run-dir", str(tmp_path / "d")]) == 2
     assert "--init-scale needs --init RUN" in capsys.readouterr().err
+    assert ner_cli.main(["train", "--train", conll, "--valid", conll, *NER_SMALL, "--init-view", "mix",
+                         "--run-dir", str(tmp_path / "d")]) == 2
+    assert "--init-view needs --init RUN" in capsys.readouterr().err
+
+
+def test_ner_init_view_mix_learns_its_weights_and_reloads(files, tmp_path, monkeypatch, capsys):
+    seen = _capture_fit(monkeypatch)
+    conll = str(files / "tiny.conll")
+    run_dir = tmp_path / "mix"
+    assert ner_cli.main(["train", "--train", conll, "--valid", conll, "--init", str(files / "pt"), "--init-freeze",
+                         "--init-view", "mix", *NER_SMALL, "--run-dir", str(run_dir)]) == 0
+    model, opt = seen["model"], seen["opt"]
+    assert any(p is model.pretrained_mix for p in opt.params)             # the tagger's own, though the body is frozen
+    assert json.loads((run_dir / "config.json").read_text())["model"]["pretrained_view"] == "mix"
+    reloaded, *_ = ner_cli.load_run(run_dir)
+    assert reloaded.config.pretrained_view == "mix" and reloaded.pretrained_mix.data.shape == (1,)
+    capsys.readouterr()
+    assert ner_cli.main(["eval", "--data", conll, "--run-dir", str(run_dir)]) == 0
+    assert "processed 49 tokens with 5 phrases" in capsys.readouterr().out
 
 
 

@@ -84,6 +84,18 @@ class TransformerEncoder(Module):
         self.norm = LayerNorm(d_model, eps) if norm_first else None
 
     def forward(self, x, mask=None):
+        return self.layer_states(x, mask)[-1]
+
+    def layer_states(self, x, mask=None) -> list:
+        """The output of every block, n_layers tensors of (batch, seq, d_model); the last is `forward`'s.
+
+        Pre-LN: the blocks' outputs are the residual stream, unnormalised; only the last goes
+        through the final LayerNorm (as `forward` returns it).
+        """
+        states = []
         for layer in self.layers:
             x = layer(x, mask=mask)
-        return self.norm(x) if self.norm is not None else x
+            states.append(x)
+        if self.norm is not None:
+            states[-1] = self.norm(x)
+        return states

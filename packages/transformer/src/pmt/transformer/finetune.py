@@ -69,7 +69,7 @@ def open_init(a, decided: dict) -> PretrainedRun | None:
     if a.init is None:
         for dest, flag in (("init_weights", "--init-weights"), ("init_lr", "--init-lr"),
                            ("init_freeze", "--init-freeze"), ("init_dropout", "--init-dropout"),
-                           ("init_scale", "--init-scale")):
+                           ("init_scale", "--init-scale"), ("init_view", "--init-view")):
             if dest in given:
                 raise ValueError(f"{flag} needs --init RUN (a pretraining run folder)")
         return None

@@ -68,5 +68,10 @@ class TextEncoder(Module):
         x = self.embed(ids, segments)                                  # (B, T, d)
         return self.encoder(x, mask=self.attention_mask(ids))          # (B, T, d)
 
+    def encode_layers(self, ids, segments) -> list:
+        """Every encoder block's output, n_layers tensors of (batch, seq, d_model); the last is `encode`'s."""
+        x = self.embed(ids, segments)
+        return self.encoder.layer_states(x, mask=self.attention_mask(ids))
+
     def forward(self, ids, segments):
         return self.encode(ids, segments)

@@ -39,7 +39,7 @@ from ..export import add_export_command, checked_session, onnx_tag
 from ..finetune import add_init_flags, describe_init, freeze, lr_groups, open_init
 from ..tokenizer import Tokenizer
 from .features import SentenceBatches, Vocab, encode_sentences, normalise_word
-from .model import NERTagger, TaggerConfig
+from .model import PRETRAINED_VIEWS, NERTagger, TaggerConfig
 
 PROG = "pmt-ner"
 MAX_TOKENS = 512          # the tagger's positional encoding covers this many words
@@ -238,7 +238,8 @@ def cmd_train(a, parser):
         cfg = TaggerConfig(len(words), len(chars), tag_vocab.id_to_tag, a.word_dim, 8, 30, a.char_filters, 3,
                            a.d_model, a.heads, a.ff, a.layers, a.dropout, not a.no_crf,
                            pretrained=init.encoder_shape() if init is not None else None,
-                           pretrained_dropout=a.init_dropout, pretrained_scale=a.init_scale)
+                           pretrained_dropout=a.init_dropout, pretrained_scale=a.init_scale,
+                           pretrained_view=a.init_view)
     t_enc = time.perf_counter()
     enc = lambda sents, tags: _encode([s.tokens for s in sents], words, chars, tok, cfg,  # noqa: E731
                                       [tag_vocab.encode(t) for t in tags])
@@ -362,6 +363,9 @@ def build_parser():
                    "pretrained encoder")
     t.add_argument("--init-scale", action="store_true", help="with --init: scale the pretrained view to the "
                    "word embeddings' size (h / sqrt(d)) times a learned gain")
+    t.add_argument("--init-view", choices=PRETRAINED_VIEWS, default="last", help="with --init: which of the "
+                   "pretrained encoder's layers make the view: its last output, a learned softmax-weighted mix "
+                   "of every layer's output, or all of them concatenated")
     cli.deprecate(t, "--out", "--run-dir")
     t.set_defaults(func=cmd_train, parser=t)
     e = sub.add_parser("eval", help="conlleval table on any CoNLL-format file")

@@ -4,7 +4,8 @@
     e_c  = E_case[case]                       (B, T, case_dim)   lower / Title / UPPER / ...
     e_ch = max over characters of relu(W · [c_{i-1}; c_i; c_{i+1}] + b)   (B, T, char_filters)
     e_p  = TextEncoder(sub-words)[first sub-word of each word]   (B, T, d_pre)  only with `pretrained`
-           (with `pretrained_scale`: γ · e_p / √d_pre, a learned scalar γ starting at 1)
+           (with `pretrained_scale`: γ · e_p / √d_pre, a learned scalar γ starting at 1;
+            `pretrained_view` chooses which of the encoder's layers e_p reads, see below)
     x    = Linear([e_w; e_c; e_ch (; e_p)]) + PE     (B, T, d_model)
     h    = TransformerEncoder(x, padding mask)        (n_layers = 0: h = x, with `pretrained` only)
     E    = Linear(h)                          (B, T, num_tags)   emission scores
@@ -17,6 +18,21 @@ With a `pretrained` config (`pmt-ner train --init RUN`) the tagger holds a `Text
 pretraining run's shape, reads each sentence in that run's sub-words (`features.subword_windows`)
 and gives every word the encoder's output at the word's first sub-word, beside the three views
 above (the first sub-word stands for the word, as in BERT's NER fine-tuning).
+
+Which layers make the view (`pretrained_view`), with h_1 ... h_L the outputs of the encoder's L
+blocks at the word's first sub-word (the last through the encoder's final LayerNorm; the others
+are the pre-LN residual stream, whose size grows with depth, so each is standardised over its d
+features to zero mean and unit variance before it is used):
+
+    "last"    e_p = h_L                                  (B, T, d)     what the MLM head read
+    "mix"     e_p = Σ_l softmax(w)_l h_l                 (B, T, d)     w (L,) learned, from 0: the
+                                                                       mean of the layers (ELMo)
+    "concat"  e_p = [h_1; ...; h_L]                      (B, T, L·d)   every layer side by side
+
+The last layer of a masked LM is shaped to predict the missing token; the layers below it hold
+more of what the word itself is and its syntax, which is what a tagger needs.  BERT's
+feature-based CoNLL runs (Devlin et al. 2019, table 7) scored the last layer alone below a
+weighted sum of all layers and below the last four side by side.
 """
 from __future__ import annotations
 
@@ -24,7 +40,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from pmt.graph import Dropout, Embedding, Module, Parameter, Tensor, concatenate, cross_entropy, embedding, no_grad
+from pmt.graph import (Dropout, Embedding, Module, Parameter, Tensor, concatenate, cross_entropy, embedding,
+                       layer_norm, no_grad, softmax)
 from pmt.graph import max as tmax
 
 from ..attention_kernel import padding_mask
@@ -32,6 +49,9 @@ from ..crf import allowed_transitions, crf_nll, viterbi_decode
 from ..encoder import TransformerEncoder
 from ..layers import SinusoidalPositionalEncoding, xavier_linear
 from ..text_encoder import TextEncoder
+
+
+PRETRAINED_VIEWS = ("last", "mix", "concat")
 
 
 @dataclass
@@ -56,6 +76,12 @@ class TaggerConfig:
     pretrained: dict | None = None     # TextEncoder arguments (vocab_size ... pad_id) of a pretraining run
     pretrained_dropout: float = 0.1    # dropout inside that encoder
     pretrained_scale: bool = False     # the view enters as γ · h / √d_pre, γ learned (from 1)
+    pretrained_view: str = "last"      # which encoder layers make the view: "last", "mix" or "concat"
+
+    def __post_init__(self):
+        if self.pretrained_view not in PRETRAINED_VIEWS:
+            raise ValueError(f"TaggerConfig: pretrained_view must be one of {', '.join(PRETRAINED_VIEWS)}, "
+                             f"got {self.pretrained_view!r}")
 
     def to_dict(self):
         return asdict(self)
@@ -132,7 +158,10 @@ class NERTagger(Module):
         d_pre = 0
         if c.pretrained is not None:
             self.pretrained = TextEncoder(**c.pretrained, dropout=c.pretrained_dropout)
-            d_pre = c.pretrained["d_model"]
+            n_layers = c.pretrained["n_layers"]
+            d_pre = c.pretrained["d_model"] * (n_layers if c.pretrained_view == "concat" else 1)
+            if c.pretrained_view == "mix":
+                self.pretrained_mix = Parameter(np.zeros(n_layers), name="pretrained_mix")
             if c.pretrained_scale:
                 self.pretrained_gain = Parameter(np.ones(1), name="pretrained_gain")
         elif c.n_layers < 1:
@@ -188,14 +217,34 @@ class NERTagger(Module):
         B, K, S = sub_ids.shape
         rows = sub_ids.reshape(B * K, S)
         kept = rows[:, 0] != self.config.pretrained["pad_id"]         # windows that exist ([CLS] first)
-        h = self.pretrained(rows[kept], np.zeros((int(kept.sum()), S), np.int64))   # (R, S, d_pre)
+        h = self.pretrained_states(rows[kept])                         # (R, S, d) or (R, S, L·d)
         # Row of (sentence b, window k) among the kept rows, then the flat position of each word's
         # first sub-word in h viewed as (R·S, d_pre).  Every real word's position is its own; the
         # lookup's backward sums repeats (padding words all read row 0), with a sort, not np.add.at.
         new_row = np.cumsum(kept) - 1                                  # (B·K,)
         window = np.arange(B)[:, None] * K + sub_first // S            # (B, T)
         at = new_row[window] * S + sub_first % S                       # (B, T) into (R·S)
-        return embedding(h.reshape(-1, h.shape[-1]), at)               # (B, T, d_pre)
+        e = embedding(h.reshape(-1, h.shape[-1]), at)                  # (B, T, d) or (B, T, L·d)
+        if self.config.pretrained_view != "mix":
+            return e
+        L = len(self.pretrained_mix.data)
+        s = softmax(self.pretrained_mix).reshape(L, 1)                 # (L, 1), sums to 1
+        return (e.reshape(*e.shape[:2], L, -1) * s).sum(axis=2)        # (B, T, d)
+
+    def pretrained_states(self, rows) -> Tensor:
+        """The pretrained encoder's output for windows `rows` (R, S): the view's layers, side by side.
+
+        "last": the final output (R, S, d).  "mix" and "concat": every block's output, each
+        standardised over its features (the last one already is), joined to (R, S, L·d); the mix
+        weighs the L slices after the first-sub-word lookup, on T words instead of S sub-words.
+        """
+        segments = np.zeros(rows.shape, np.int64)
+        if self.config.pretrained_view == "last":
+            return self.pretrained(rows, segments)
+        states = self.pretrained.encode_layers(rows, segments)
+        # layer_norm without gamma/beta is plain standardisation; the last state went through the
+        # encoder's final LayerNorm already (its gain and shift are part of what was pretrained).
+        return concatenate([layer_norm(h) for h in states[:-1]] + [states[-1]], axis=-1)
 
     def loss(self, emissions: Tensor, tags) -> Tensor:
         """Mean loss of `emissions` (B, T, K) against tags (B, W >= T), -100 = padding."""
@@ -244,5 +293,6 @@ class NERTagger(Module):
 
     def extra_repr(self):
         c = self.config
-        pre = f", pretrained={c.pretrained['d_model']}d x {c.pretrained['n_layers']}" if c.pretrained else ""
+        pre = (f", pretrained={c.pretrained['d_model']}d x {c.pretrained['n_layers']} ({c.pretrained_view})"
+               if c.pretrained else "")
         return f"tags={len(c.tags)}, d_model={c.d_model}, layers={c.n_layers}, crf={c.crf}{pre}"
