@@ -488,6 +488,10 @@ def cli_cases(ws) -> list:
         "--init-dropout needs --init RUN")
     add("ner --init-dropout 1", "ner", ner_init + ["--init", pre, "--init-dropout", "1", "--run-dir", new], 2,
         _arg("--init-dropout", r"must be a number in \[0, 1\)"))
+    add("ner --init-view without --init", "ner", ner_init + ["--init-view", "mix", "--run-dir", new], 2,
+        "--init-view needs --init RUN")
+    add("ner --init-view first", "ner", ner_init + ["--init", pre, "--init-view", "first", "--run-dir", new], 2,
+        _arg("--init-view", "invalid choice"))
     add("ner eval of an --init run without its vocab.txt", "ner", ["eval", "--data", str(f.conll), "--run-dir", RUN], 2,
         "vocab.txt: missing; the tagger reads sub-words", run="ner-init", prepare=_remove("vocab.txt"))
     add("ner tag, an --init run's vocab.txt replaced", "ner", ["tag", "EU", "--run-dir", RUN], 2,
