@@ -29,10 +29,11 @@ features to zero mean and unit variance before it is used):
                                                                        mean of the layers (ELMo)
     "concat"  e_p = [h_1; ...; h_L]                      (B, T, L·d)   every layer side by side
 
-The last layer of a masked LM is shaped to predict the missing token; the layers below it hold
-more of what the word itself is and its syntax, which is what a tagger needs.  BERT's
+The last layer of a masked LM is trained to predict the missing token, not to describe the word
+in front of it, so the layers below may carry what a tagger needs and the last one lacks.  BERT's
 feature-based CoNLL runs (Devlin et al. 2019, table 7) scored the last layer alone below a
-weighted sum of all layers and below the last four side by side.
+weighted sum of all layers and below the last four side by side; what the views give here is
+measured in docs/pretraining.md.
 """
 from __future__ import annotations
 
@@ -234,8 +235,9 @@ class NERTagger(Module):
     def pretrained_states(self, rows) -> Tensor:
         """The pretrained encoder's output for windows `rows` (R, S): the view's layers, side by side.
 
-        "last": the final output (R, S, d).  "mix" and "concat": every block's output, each
-        standardised over its features (the last one already is), joined to (R, S, L·d); the mix
+        "last": the final output (R, S, d).  "mix" and "concat": every block's output, the lower
+        ones standardised over their features, the last as the final LayerNorm gives it, joined to
+        (R, S, L·d); the mix
         weighs the L slices after the first-sub-word lookup, on T words instead of S sub-words.
         """
         segments = np.zeros(rows.shape, np.int64)
